@@ -1,0 +1,72 @@
+"""The one settings object, read from the environment (prefix ``ANTT_``) at start-up.
+
+Build it once with :func:`load_settings` and pass it down; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob antt has. Each field is ``ANTT_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTT_", frozen=True, extra="ignore")
+
+    # Where the servers are. Defaults point at the embedded local stack.
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SASL_SSL, ...")
+    kafka_sasl_mechanism: str | None = Field(None, description="e.g. SCRAM-SHA-512")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    clickhouse_url: str = Field("http://127.0.0.1:8123", description="ClickHouse HTTP endpoint")
+    clickhouse_user: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_database: str = "antt"
+    clickhouse_cluster: str | None = Field(
+        None, description="ClickHouse cluster name; set in production to use ON CLUSTER DDL"
+    )
+
+    # Topics (names follow antt.<entity>.v<N>).
+    events_topic: str = "antt.events.v1"
+    dlq_topic: str = "antt.events.dlq.v1"
+    topic_partitions: int = Field(4, ge=1)
+    topic_replication: int = Field(1, ge=1)
+
+    # Worker.
+    worker_id: str = "antt-worker"
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+    worker_data_dir: Path = Path(".antt/worker")
+    live_flush_interval_s: float = Field(1.0, gt=0, description="how often state is checkpointed")
+
+    # ClickHouse sink.
+    sink_batch_rows: int = Field(50_000, ge=1)
+    sink_batch_seconds: float = Field(1.0, gt=0)
+    sink_max_pending_rows: int = Field(500_000, ge=1, description="backpressure bound")
+
+    # Gateway.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    gateway_tokens_file: Path = Path(".antt/gateway-tokens.json")
+    gateway_max_body_bytes: int = 10 * 1024 * 1024
+    gateway_max_events: int = 5_000
+    gateway_rate_per_token: float = Field(50.0, description="requests per second per token")
+
+    # Contract and legal-time rules.
+    future_tolerance_s: int = Field(300, ge=0, description="how far recorded_at may lie ahead")
+    statistical_month_start_day: int = Field(15, ge=1, le=28)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    # Embedded local stack (dev/test only).
+    stack_dir: Path = Path(".antt")
+    stack_kafka_port: int = 9092
+    stack_clickhouse_port: int = 8123
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; keyword overrides win (handy in tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
