@@ -1,34 +1,52 @@
 # antt: two commands for people (`make run`, `make test`); the rest are for developers.
-PY ?= python3.11
+# Everything is installed by these rules on a fresh machine that has only Python 3.11.
+PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+BROWSER := /usr/bin/chromedriver
 
-.PHONY: run test venv lint unit integration bench clean stack-up stack-down
+.PHONY: run test venv browser unit integration lint bench faults screenshot clean stack-up stack-down
 
 $(STAMP): pyproject.toml
-	@command -v $(PY) >/dev/null || PY=python3; \
-	  test -x $(BIN)/python || $${PY:-python3} -m venv $(VENV) || python3 -m venv $(VENV)
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
 
+$(BROWSER):
+	bash deploy/local/install-browser.sh
+
+browser: $(BROWSER)
+
+## make run: the whole pipeline locally with simulated events; Ctrl-C stops it.
 run: $(STAMP)
 	$(BIN)/antt demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+## make test: every test, integration and browser tests included, against real local servers.
+test: $(STAMP) $(BROWSER)
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
 
-integration: $(STAMP)
+integration: $(STAMP) $(BROWSER)
 	$(BIN)/python -m pytest tests/integration -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## Long load and fault runs (not in CI's `make test`).
+faults: $(STAMP)
+	ANTT_FAULT_LONG=1 $(BIN)/python -m pytest tests/integration -q -m faults
+
+bench: $(STAMP)
+	for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+screenshot: $(STAMP) $(BROWSER)
+	$(BIN)/python -m streams.screen.screenshot docs/screen.png
 
 stack-up: $(STAMP)
 	$(BIN)/antt stack up
