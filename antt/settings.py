@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = 10 * 1024 * 1024
     gateway_max_events: int = 5_000
     gateway_rate_per_token: float = Field(50.0, description="requests per second per token")
+    gateway_rate_burst: float | None = Field(
+        None, description="requests a token may send at once (default: one second's worth)"
+    )
+    gateway_max_decompressed_bytes: int = Field(50 * 1024 * 1024, description="gzip bomb guard")
+    gateway_read_timeout_s: float = Field(10.0, gt=0, description="slow-client body deadline")
+    gateway_produce_timeout_s: float = Field(5.0, gt=0, description="broker ack deadline (503)")
 
     # Contract and legal-time rules.
     future_tolerance_s: int = Field(300, ge=0, description="how far recorded_at may lie ahead")
