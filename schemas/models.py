@@ -1,0 +1,216 @@
+"""Event models (contract v1): frozen, ``extra="forbid"``, one class per ``event_type``.
+
+Only codes, categories, counts and timestamps fit in these fields: identifiers are pattern
+checked so that names, ID numbers, phone numbers, plates, addresses and free text are rejected.
+``docs/events.md`` documents every field for integrators.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from schemas import units
+from schemas.enums import (
+    AdminField,
+    Channel,
+    CodeRegime,
+    CrimeGroup,
+    Decision,
+    ExtensionKind,
+    HandledBy,
+    ResumeReason,
+    Severity,
+    SourceType,
+    SuspensionReason,
+    TriageOutcome,
+)
+
+SCHEMA_VERSION = 1
+
+# An incident id is an opaque pseudonymous token: 16-64 characters of [A-Za-z0-9_.:-] holding at
+# least one letter and one digit. That rules out CCCD/CMND numbers, phone numbers, plates (too
+# short), and names or addresses (no digits, or spaces/diacritics).
+_ID_CHARS = r"[A-Za-z0-9_.:\-]"
+INCIDENT_ID_PATTERN = (
+    rf"^{_ID_CHARS}*(?:[A-Za-z]{_ID_CHARS}*[0-9]|[0-9]{_ID_CHARS}*[A-Za-z]){_ID_CHARS}*$"
+)
+IncidentId = Annotated[
+    str, StringConstraints(min_length=16, max_length=64, pattern=INCIDENT_ID_PATTERN)
+]
+# A sending system's identifier, e.g. "hn-qlvv-2". Lowercase slug, no spaces.
+SourceSystem = Annotated[
+    str, StringConstraints(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9._\-]*[a-z0-9]$")
+]
+ProvinceCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")]
+CommuneCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+
+_FROZEN = ConfigDict(
+    frozen=True,
+    extra="forbid",
+    strict=True,
+)
+
+
+class EventBase(BaseModel):
+    """Fields common to every event."""
+
+    model_config = _FROZEN
+
+    event_id: UUID = Field(description="sender-assigned UUID; the idempotency key")
+    schema_version: Literal[1] = Field(description="contract version, always 1 for v1")
+    incident_id: IncidentId = Field(description="opaque pseudonymous report/case token")
+    province_code: ProvinceCode = Field(description="2-digit province code (see code_regime)")
+    commune_code: CommuneCode = Field(description="5-digit commune-level unit code")
+    code_regime: CodeRegime = Field(CodeRegime.R2025, description='"2025" or legacy "2004"')
+    occurred_at: AwareDatetime = Field(description="when it happened (timezone-aware)")
+    recorded_at: AwareDatetime = Field(description="when the sender recorded it")
+    source_system: SourceSystem = Field(description="identifier of the sending system")
+    corrects_event_id: UUID | None = Field(None, description="event this one replaces")
+    legacy_province_code: ProvinceCode | None = Field(
+        None, description="set by the validator when it mapped a 2004 code to 2025"
+    )
+    legacy_commune_code: CommuneCode | None = Field(
+        None, description="set by the validator when it mapped a 2004 code to 2025"
+    )
+
+    @model_validator(mode="after")
+    def _check_event(self, info: ValidationInfo) -> Any:
+        _check_common(self, info.context)
+        return self
+
+
+def rule_error(path: str, message: str) -> PydanticCustomError:
+    """A cross-field rule violation that still names the field it is about."""
+    return PydanticCustomError("event_rule", "{message}", {"message": message, "path": path})
+
+
+def _check_common(event: EventBase, context: Any) -> None:
+    """Cross-field rules of one event; errors carry the field path in ``ctx["path"]``."""
+    if event.occurred_at > event.recorded_at:
+        raise rule_error("occurred_at", "occurred_at is after recorded_at")
+    if context:
+        now: datetime = context["now"]
+        if event.recorded_at > now + timedelta(seconds=context["future_tolerance_s"]):
+            raise rule_error(
+                "recorded_at",
+                f"recorded_at lies in the future beyond the tolerance "
+                f"({context['future_tolerance_s']} s after {now.isoformat()})",
+            )
+    if event.corrects_event_id is not None and event.corrects_event_id == event.event_id:
+        raise rule_error("corrects_event_id", "an event cannot correct itself")
+    try:
+        units.check_codes(
+            event.province_code,
+            event.commune_code,
+            event.code_regime,
+            event.legacy_province_code,
+            event.legacy_commune_code,
+        )
+    except units.UnitError as exc:
+        raise rule_error(exc.path, str(exc)) from None
+
+
+class ReportReceived(EventBase):
+    event_type: Literal["report_received"]
+    source_type: SourceType
+    channel: Channel
+    crime_group: CrimeGroup = Field(description="provisional crime group")
+    severity: Severity = Field(description="provisional severity")
+
+
+class ReportTriaged(EventBase):
+    event_type: Literal["report_triaged"]
+    outcome: TriageOutcome
+
+
+class ReportForwarded(EventBase):
+    event_type: Literal["report_forwarded"]
+    handled_by: HandledBy
+
+
+class DeadlineExtended(EventBase):
+    event_type: Literal["deadline_extended"]
+    extension: ExtensionKind
+    months: int = Field(ge=1, le=2)
+
+
+class ReportResolved(EventBase):
+    event_type: Literal["report_resolved"]
+    decision: Decision
+    suspension_reason: SuspensionReason | None = None
+
+    @model_validator(mode="after")
+    def _check_reason(self) -> Any:
+        if self.decision == Decision.SUSPEND and self.suspension_reason is None:
+            raise rule_error("suspension_reason", "required when decision is suspend")
+        if self.decision != Decision.SUSPEND and self.suspension_reason is not None:
+            raise rule_error("suspension_reason", "only allowed when decision is suspend")
+        return self
+
+
+class ReportResumed(EventBase):
+    event_type: Literal["report_resumed"]
+    reason: ResumeReason
+
+
+class OffenceCleared(EventBase):
+    event_type: Literal["offence_cleared"]
+    crime_group: CrimeGroup
+    severity: Severity
+    suspects_count: Count
+
+
+class SuspectsApprehended(EventBase):
+    event_type: Literal["suspects_apprehended"]
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    crime_group: CrimeGroup
+
+
+class AdminViolationSanctioned(EventBase):
+    event_type: Literal["admin_violation_sanctioned"]
+    field: AdminField
+    violations_detected: Count
+    violations_sanctioned: Count
+    violators: Count
+    fine_vnd: Annotated[int, Field(ge=0, le=10_000_000_000_000)]
+
+
+EVENT_CLASSES: tuple[type[EventBase], ...] = (
+    ReportReceived,
+    ReportTriaged,
+    ReportForwarded,
+    DeadlineExtended,
+    ReportResolved,
+    ReportResumed,
+    OffenceCleared,
+    SuspectsApprehended,
+    AdminViolationSanctioned,
+)
+
+Event = Annotated[
+    ReportReceived
+    | ReportTriaged
+    | ReportForwarded
+    | DeadlineExtended
+    | ReportResolved
+    | ReportResumed
+    | OffenceCleared
+    | SuspectsApprehended
+    | AdminViolationSanctioned,
+    Field(discriminator="event_type"),
+]
+"""Any v1 event; pydantic picks the class from ``event_type``."""
