@@ -1,0 +1,139 @@
+"""Kafka producing for ingest: record batching and an acknowledged async producer.
+
+Wire format (docs/architecture.md): key = province code, value = a JSON array of up to
+``MAX_BATCH_EVENTS`` events of that province. A success is reported only after the
+broker acknowledged (acks=all) every record of the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from antt.kafka import client_config
+from antt.settings import Settings
+from ingest.errors import BrokerUnavailableError
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_EVENTS = 1000
+MAX_RECORD_BYTES = 900_000  # stays under the default 1 MiB message limit of brokers
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record: the events of one province, already serialised."""
+
+    key: bytes
+    value: bytes
+    count: int
+
+
+def batch_records(
+    events: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    max_events: int = MAX_BATCH_EVENTS,
+    max_bytes: int = MAX_RECORD_BYTES,
+) -> Iterator[Record]:
+    """Group (province, event) pairs by province (input order kept) into records.
+
+    The province is the 2025 code the validator established (a legacy event keeps its
+    original codes in the value but is keyed by its 2025 province).
+    """
+    by_province: dict[str, list[bytes]] = {}
+    for province, event in events:
+        by_province.setdefault(province, []).append(orjson.dumps(event))
+    for province, encoded in by_province.items():
+        yield from _chunk(province.encode(), encoded, max_events, max_bytes)
+
+
+def _chunk(key: bytes, encoded: list[bytes], max_events: int, max_bytes: int) -> Iterator[Record]:
+    start, size = 0, 2
+    for i, item in enumerate(encoded):
+        full = i - start >= max_events or (i > start and size + len(item) + 1 > max_bytes)
+        if full:
+            yield Record(key, b"[" + b",".join(encoded[start:i]) + b"]", i - start)
+            start, size = i, 2
+        size += len(item) + 1
+    if start < len(encoded):
+        yield Record(key, b"[" + b",".join(encoded[start:]) + b"]", len(encoded) - start)
+
+
+class AsyncEventProducer:
+    """aiokafka producer that starts lazily and reports the broker as unavailable fast.
+
+    ``send(records)`` returns only when the broker acknowledged every record, or raises
+    :class:`BrokerUnavailableError` within ``timeout`` seconds. Records may still land later
+    after a timeout; resending is harmless because consumers deduplicate by event_id.
+    """
+
+    def __init__(self, settings: Settings, *, timeout: float, topic: str | None = None) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        self.topic = topic or settings.events_topic
+        self._producer: Any = None
+        self._lock = asyncio.Lock()
+        self.healthy: bool | None = None  # None: never tried
+
+    async def _ensure_started(self) -> Any:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is not None:
+                return self._producer
+            from aiokafka import AIOKafkaProducer
+
+            producer = AIOKafkaProducer(
+                **client_config(self._settings),
+                client_id="antt-gateway",
+                acks="all",
+                linger_ms=2,
+                max_batch_size=1024 * 1024,
+                max_request_size=4 * 1024 * 1024,
+                request_timeout_ms=max(1000, int(self._timeout * 1000)),
+                retry_backoff_ms=100,
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+            return producer
+
+    async def send(self, records: list[Record]) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                producer = await self._ensure_started()
+                futures = [
+                    await producer.send(self.topic, value=r.value, key=r.key) for r in records
+                ]
+                await asyncio.gather(*futures)
+        except Exception as exc:  # timeout or any Kafka error: nothing was acknowledged
+            self.healthy = False
+            log.warning("broker did not acknowledge %d records on %s: %s",
+                        len(records), self.topic, type(exc).__name__)
+            raise BrokerUnavailableError(str(exc) or type(exc).__name__) from exc
+        self.healthy = True
+
+    async def check(self) -> bool:
+        """Whether the broker answers (starts the producer if needed), within the timeout."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                producer = await self._ensure_started()
+                await producer.client.fetch_all_metadata()
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            self.healthy = False
+            return False
+        self.healthy = True
+        return True
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
