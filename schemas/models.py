@@ -7,8 +7,8 @@ checked so that names, ID numbers, phone numbers, plates, addresses and free tex
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -17,10 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationInfo,
-    model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from schemas import units
 from schemas.enums import (
@@ -87,42 +84,6 @@ class EventBase(BaseModel):
         None, description="set by the validator when it mapped a 2004 code to 2025"
     )
 
-    @model_validator(mode="after")
-    def _check_event(self, info: ValidationInfo) -> Any:
-        _check_common(self, info.context)
-        return self
-
-
-def rule_error(path: str, message: str) -> PydanticCustomError:
-    """A cross-field rule violation that still names the field it is about."""
-    return PydanticCustomError("event_rule", "{message}", {"message": message, "path": path})
-
-
-def _check_common(event: EventBase, context: Any) -> None:
-    """Cross-field rules of one event; errors carry the field path in ``ctx["path"]``."""
-    if event.occurred_at > event.recorded_at:
-        raise rule_error("occurred_at", "occurred_at is after recorded_at")
-    if context:
-        now: datetime = context["now"]
-        if event.recorded_at > now + timedelta(seconds=context["future_tolerance_s"]):
-            raise rule_error(
-                "recorded_at",
-                f"recorded_at lies in the future beyond the tolerance "
-                f"({context['future_tolerance_s']} s after {now.isoformat()})",
-            )
-    if event.corrects_event_id is not None and event.corrects_event_id == event.event_id:
-        raise rule_error("corrects_event_id", "an event cannot correct itself")
-    try:
-        units.check_codes(
-            event.province_code,
-            event.commune_code,
-            event.code_regime,
-            event.legacy_province_code,
-            event.legacy_commune_code,
-        )
-    except units.UnitError as exc:
-        raise rule_error(exc.path, str(exc)) from None
-
 
 class ReportReceived(EventBase):
     event_type: Literal["report_received"]
@@ -152,14 +113,6 @@ class ReportResolved(EventBase):
     event_type: Literal["report_resolved"]
     decision: Decision
     suspension_reason: SuspensionReason | None = None
-
-    @model_validator(mode="after")
-    def _check_reason(self) -> Any:
-        if self.decision == Decision.SUSPEND and self.suspension_reason is None:
-            raise rule_error("suspension_reason", "required when decision is suspend")
-        if self.decision != Decision.SUSPEND and self.suspension_reason is not None:
-            raise rule_error("suspension_reason", "only allowed when decision is suspend")
-        return self
 
 
 class ReportResumed(EventBase):
@@ -214,3 +167,35 @@ Event = Annotated[
     Field(discriminator="event_type"),
 ]
 """Any v1 event; pydantic picks the class from ``event_type``."""
+
+
+def rule_violation(event: EventBase, limit: datetime) -> tuple[str, str] | None:
+    """The first cross-field rule ``event`` breaks, as (field path, message), or ``None``.
+
+    ``limit`` is ``now + future tolerance``: ``recorded_at`` may not lie beyond it. These rules
+    need more than one field (or the clock), so the models do not run them on construction:
+    :func:`schemas.validate_batch` does, for every event.
+    """
+    if event.occurred_at > event.recorded_at:
+        return "occurred_at", "occurred_at is after recorded_at"
+    if event.recorded_at > limit:
+        return "recorded_at", f"recorded_at lies in the future (after {limit.isoformat()})"
+    if event.corrects_event_id is not None and event.corrects_event_id == event.event_id:
+        return "corrects_event_id", "an event cannot correct itself"
+    if isinstance(event, ReportResolved):
+        suspended = event.decision == Decision.SUSPEND
+        if suspended and event.suspension_reason is None:
+            return "suspension_reason", "required when decision is suspend"
+        if not suspended and event.suspension_reason is not None:
+            return "suspension_reason", "only allowed when decision is suspend"
+    try:
+        units.check_codes(
+            event.province_code,
+            event.commune_code,
+            event.code_regime,
+            event.legacy_province_code,
+            event.legacy_commune_code,
+        )
+    except units.UnitError as exc:
+        return exc.path, str(exc)
+    return None

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError
 
-from schemas import legacy
+from schemas import legacy, units
 from schemas.enums import CodeRegime
-from schemas.models import Event, EventBase
+from schemas.models import Event, EventBase, ReportResolved, rule_violation
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +81,13 @@ def validate_batch(
     data = _as_bytes(raw)
     if isinstance(data, Rejection):
         return ValidationReport([], [data])
-    context = {"now": now, "future_tolerance_s": future_tolerance_s}
-    events = _fast(data, context) if max_events == MAX_BATCH_EVENTS else None
-    if events is not None:
+    limit = now + timedelta(seconds=future_tolerance_s)
+    events = _fast(data) if max_events == MAX_BATCH_EVENTS else None
+    if events is not None and _all_rules_hold(events, limit):
         indices: list[int] | None = None  # positional
         rejected: list[Rejection] = []
     else:
-        events, indices, rejected = _slow(data, context, max_events)
+        events, indices, rejected = _slow(data, limit, max_events)
     if any(e.code_regime != CodeRegime.R2025 for e in events):
         events = [_to_2025(e) for e in events]
     if expected_province is not None and any(e.province_code != expected_province for e in events):
@@ -111,19 +111,37 @@ def _as_bytes(raw: Any) -> bytes | Rejection:
     raise TypeError(f"cannot validate a {type(raw).__name__}")
 
 
-def _fast(data: bytes, context: dict[str, Any]) -> list[EventBase] | None:
-    """Whole record in one pydantic-core call; ``None`` if anything in it is wrong."""
-    stripped = data.lstrip()
+def _fast(data: bytes) -> list[EventBase] | None:
+    """Whole record in one pydantic-core call; ``None`` if any event has a wrong shape."""
     try:
-        if stripped[:1] == b"[":
-            return _MANY.validate_json(data, context=context)
-        return [_ONE.validate_json(data, context=context)]
+        if data.lstrip()[:1] == b"[":
+            return _MANY.validate_json(data)
+        return [_ONE.validate_json(data)]
     except ValidationError:
         return None
 
 
+def _all_rules_hold(events: list[EventBase], limit: datetime) -> bool:
+    """Cross-field rules for a whole batch; the common case is a few dict/compare ops."""
+    owner = units.COMMUNE_PROVINCE.get
+    r2025 = CodeRegime.R2025
+    for e in events:
+        if (
+            e.occurred_at <= e.recorded_at <= limit
+            and e.code_regime is r2025
+            and owner(e.commune_code) == e.province_code
+            and e.corrects_event_id is None
+            and e.legacy_commune_code is None
+            and type(e) is not ReportResolved
+        ):
+            continue
+        if rule_violation(e, limit) is not None:
+            return False
+    return True
+
+
 def _slow(
-    data: bytes, context: dict[str, Any], max_events: int
+    data: bytes, limit: datetime, max_events: int
 ) -> tuple[list[EventBase], list[int], list[Rejection]]:
     """Split the record and validate each event alone, collecting precise reasons."""
     try:
@@ -138,7 +156,7 @@ def _slow(
     indices: list[int] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(items):
-        outcome = validate_one(item, index=index, context=context)
+        outcome = validate_one(item, index=index, limit=limit)
         if isinstance(outcome, Rejection):
             rejected.append(outcome)
         else:
@@ -155,18 +173,25 @@ def _unparseable_reason(data: bytes, exc: Exception) -> str:
     return f"not valid JSON: {exc}"
 
 
-def validate_one(item: Any, *, index: int, context: dict[str, Any]) -> EventBase | Rejection:
-    """Validate one parsed JSON value as an event (JSON semantics: strict types)."""
+def validate_one(item: Any, *, index: int, limit: datetime) -> EventBase | Rejection:
+    """Validate one parsed JSON value as an event (JSON semantics: strict types).
+
+    ``limit`` is ``now + future tolerance`` for the "recorded in the future" rule.
+    """
     blob = orjson.dumps(item)
     event_id = _event_id_of(item)
     if not isinstance(item, dict):
         kind = type(item).__name__ if item is not None else "null"
         return Rejection(index, None, "", f"expected an event object, got {kind}", blob)
     try:
-        return _ONE.validate_json(blob, context=context)
+        event = _ONE.validate_json(blob)
     except ValidationError as exc:
         path, reason = describe_errors(exc)
         return Rejection(index, event_id, path, reason, blob)
+    broken = rule_violation(event, limit)
+    if broken is not None:
+        return Rejection(index, event_id, broken[0], f"{broken[0]}: {broken[1]}", blob)
+    return event
 
 
 def _event_id_of(item: Any) -> str | None:
@@ -188,9 +213,6 @@ def describe_errors(exc: ValidationError) -> tuple[str, str]:
 
 
 def _path_of(err: Any) -> str:
-    ctx = err.get("ctx") or {}
-    if err["type"] == "event_rule":
-        return str(ctx["path"])
     if err["type"] in ("union_tag_not_found", "union_tag_invalid"):
         return "event_type"
     loc = list(err["loc"])
