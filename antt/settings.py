@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     # Contract and legal-time rules.
     future_tolerance_s: int = Field(300, ge=0, description="how far recorded_at may lie ahead")
     statistical_month_start_day: int = Field(15, ge=1, le=28)
+    social_order_crime_groups: tuple[str, ...] = Field(
+        (
+            "life_health_dignity",
+            "freedoms",
+            "property",
+            "marriage_family",
+            "public_safety_order",
+        ),
+        description='crime groups counted as "crimes against social order" (JSON list in env)',
+    )
     timezone: str = "Asia/Ho_Chi_Minh"
 
     # Embedded local stack (dev/test only).
