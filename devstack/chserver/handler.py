@@ -1,0 +1,211 @@
+"""One HTTP request in, one HTTP response out: ClickHouse's HTTP interface over the engine.
+
+No sockets here: the server adapts aiohttp requests to :class:`HttpRequest` and runs
+:meth:`Handler.handle` on the single engine thread, so tests can drive it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from devstack.chserver import protocol, sql
+from devstack.chserver.auth import User, authenticate, credentials
+from devstack.chserver.engine import Engine, Outcome
+from devstack.chserver.errors import BAD_ARGUMENTS, READONLY, SYNTAX_ERROR, ChError
+from devstack.chserver.sessions import Session, Sessions
+
+logger = logging.getLogger(__name__)
+
+_OK_PATHS = ("/ping", "/replicas_status")
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: Mapping[str, str]  # case-insensitive (a multidict.CIMultiDict)
+    body: bytes = b""
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Context:
+    """What a request resolved to, before the statement runs."""
+
+    user: User
+    params: protocol.RequestParams
+    session: Session
+    readonly: int
+    method: str
+
+
+class Handler:
+    def __init__(
+        self,
+        engine: Engine,
+        users: Mapping[str, User],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.users = users
+        self.sessions = Sessions()
+        self._clock = clock
+
+    def handle(self, req: HttpRequest) -> HttpResponse:
+        if req.path in _OK_PATHS or (req.path == "/" and _is_bare(req)):
+            return HttpResponse(200, b"Ok.\n", {"Content-Type": "text/html; charset=UTF-8"})
+        query_id = str(uuid.uuid4())
+        try:
+            if req.path != "/":
+                raise ChError.make(BAD_ARGUMENTS, f"There is no handle {req.path}")
+            return self._handle_query(req, query_id)
+        except ChError as err:
+            return self._error(err, query_id)
+        except Exception as exc:  # the server must answer, whatever broke
+            logger.exception("unexpected error handling a request")
+            return self._error(ChError.from_engine(exc), query_id)
+
+    def _error(self, err: ChError, query_id: str) -> HttpResponse:
+        headers = {
+            "Content-Type": "text/plain; charset=UTF-8",
+            "X-ClickHouse-Exception-Code": str(err.code),
+            "X-ClickHouse-Query-Id": query_id,
+            "X-ClickHouse-Timezone": self.engine.timezone,
+        }
+        return HttpResponse(err.status, err.body(self.engine.version), headers)
+
+    def _handle_query(self, req: HttpRequest, query_id: str) -> HttpResponse:
+        pairs = list(req.query)
+        body = protocol.decompress_body(req.body, req.headers.get("Content-Encoding"))
+        ctype = req.headers.get("Content-Type", "")
+        if ctype.lower().startswith("multipart/form-data"):
+            pairs += protocol.parse_form(body, ctype)
+            body = b""
+        params = protocol.split_params(pairs)
+        flags = dict(pairs)
+        if flags.get("compress") == "1" or flags.get("decompress") == "1":
+            raise ChError.make(48, "ClickHouse native HTTP compression (compress/decompress=1)"
+                               " is not supported; use Content-Encoding")
+        query_id = params.query_id or query_id
+        ctx = self._context(req, params)
+        text = params.query.encode()
+        buf = text + b"\n" + body if text and body else text or body
+        if not buf.strip():
+            raise ChError.make(SYNTAX_ERROR, "Empty query")
+        outcome, fmt = self._execute(ctx, buf, req)
+        return self._success(outcome, fmt, ctx, req, query_id)
+
+    def _context(self, req: HttpRequest, params: protocol.RequestParams) -> _Context:
+        name, password = credentials(req.headers, params.user, params.password)
+        user = authenticate(self.users, name, password)
+        session = self.sessions.get(params.session_id, self._clock(), params.session_timeout)
+        implied = 2 if req.method in ("GET", "HEAD") else 0
+        readonly = max(user.readonly, params.readonly, session.readonly, implied)
+        return _Context(user, params, session, readonly, req.method)
+
+    def _settings(self, ctx: _Context, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**ctx.user.settings, **ctx.session.settings, **ctx.params.settings, **(extra or {})}
+
+    def _execute(self, ctx: _Context, buf: bytes, req: HttpRequest) -> tuple[Outcome, str]:
+        split = sql.split_insert(buf)
+        if split is not None:
+            self._refuse_write(ctx)
+            self.engine.prepare(self._settings(ctx), self._database(ctx))
+            data = memoryview(buf)[split.data_offset:]
+            return self.engine.insert(split.statement, split.fmt, data), split.fmt
+        try:
+            text = buf.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ChError.make(BAD_ARGUMENTS, "The query is not valid UTF-8") from None
+        default_fmt = (
+            ctx.params.default_format or req.headers.get("X-ClickHouse-Format") or "TabSeparated"
+        )
+        keyword = sql.first_keyword(buf)
+        if keyword == "SET":
+            return self._set(ctx, text), default_fmt
+        if keyword == "USE":
+            return self._use(ctx, text), default_fmt
+        if ctx.readonly and not self.engine.is_read_only(text):
+            self._refuse_write(ctx)
+        self.engine.prepare(self._settings(ctx), self._database(ctx))
+        enforced = max(ctx.user.readonly, ctx.params.readonly, ctx.session.readonly)
+        run = sql.with_readonly(text, enforced) if enforced else text
+        outcome = self.engine.query(run, default_fmt, ctx.params.query_params)
+        return outcome, sql.output_format(text, self.engine.output_formats) or default_fmt
+
+    def _database(self, ctx: _Context) -> str | None:
+        return ctx.params.database or ctx.session.database
+
+    def _refuse_write(self, ctx: _Context) -> None:
+        if not ctx.readonly:
+            return
+        hint = ""
+        if ctx.method in ("GET", "HEAD") and ctx.readonly == 2 and not ctx.user.readonly:
+            hint = (". For queries over HTTP, method GET implies readonly. "
+                    "You should use method POST for modifying queries")
+        raise ChError.make(
+            READONLY, f"{ctx.user.name}: Cannot execute query in readonly mode{hint}"
+        )
+
+    def _set(self, ctx: _Context, text: str) -> Outcome:
+        changes = sql.parse_set(text)
+        if ctx.readonly == 1:
+            name = changes[0][0]
+            raise ChError.make(READONLY, f"Cannot modify '{name}' setting in readonly mode")
+        updated = dict(ctx.session.settings)
+        readonly = ctx.session.readonly
+        for name, value in changes:
+            if name == "readonly":
+                readonly = int(value or 0)
+            elif value is None:
+                updated.pop(name, None)
+            else:
+                updated[name] = value
+        self.engine.prepare({**ctx.user.settings, **updated, **ctx.params.settings},
+                            self._database(ctx))
+        ctx.session.settings, ctx.session.readonly = updated, max(readonly, ctx.session.readonly)
+        return Outcome(b"")
+
+    def _use(self, ctx: _Context, text: str) -> Outcome:
+        database = sql.parse_use(text)
+        self.engine.prepare(self._settings(ctx), database)
+        ctx.session.database = database
+        return Outcome(b"")
+
+    def _success(
+        self, outcome: Outcome, fmt: str, ctx: _Context, req: HttpRequest, query_id: str
+    ) -> HttpResponse:
+        tz = self._settings(ctx).get("session_timezone") or self.engine.timezone
+        headers = {
+            "Content-Type": protocol.content_type(fmt),
+            "X-ClickHouse-Query-Id": query_id,
+            "X-ClickHouse-Format": fmt,
+            "X-ClickHouse-Timezone": tz,
+            "X-ClickHouse-Server-Display-Name": "chserver",
+            "X-ClickHouse-Summary": json.dumps(outcome.summary(), separators=(",", ":")),
+        }
+        body = outcome.body
+        encoding = protocol.choose_encoding(req.headers.get("Accept-Encoding"))
+        if body and encoding and ctx.params.compress_response:
+            body = protocol.compress_body(body, encoding)
+            headers["Content-Encoding"] = encoding
+        if ctx.session is not None and ctx.params.session_id:
+            headers["X-ClickHouse-Session-Id"] = ctx.params.session_id
+        return HttpResponse(200, body, headers)
+
+
+def _is_bare(req: HttpRequest) -> bool:
+    """``GET /`` without a query answers ``Ok.`` like ClickHouse."""
+    return req.method in ("GET", "HEAD") and not any(k == "query" for k, _ in req.query)
