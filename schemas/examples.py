@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from schemas.units import province_of
+from schemas.units import COMMUNE_PROVINCE
 
 ICT = timezone(timedelta(hours=7), "ICT")
 DEFAULT_OCCURRED_AT = datetime(2026, 11, 20, 9, 30, tzinfo=ICT)
@@ -51,7 +51,8 @@ def make_event(event_type: str, **overrides: Any) -> dict[str, Any]:
 
     Defaults: a fresh ``event_id`` and ``incident_id``, Phường Hoàn Kiếm (01/00070), occurred
     2026-11-20 09:30 +07:00 and recorded one minute later. Passing only ``commune_code`` also
-    sets the matching ``province_code``. ``datetime`` values are turned into ISO strings.
+    sets the matching ``province_code`` (``"01"`` for an unknown commune). ``datetime`` values
+    are turned into ISO strings.
     A key whose override is ``...`` (Ellipsis) is removed, e.g. ``make_event(t, channel=...)``.
     """
     if event_type not in _EXTRA:
@@ -63,7 +64,7 @@ def make_event(event_type: str, **overrides: Any) -> dict[str, Any]:
         "event_type": event_type,
         "schema_version": 1,
         "incident_id": f"inc-{uuid.uuid4().hex}",
-        "province_code": province_of(commune) if "province_code" not in overrides else None,
+        "province_code": COMMUNE_PROVINCE.get(commune, "01"),
         "commune_code": commune,
         "code_regime": "2025",
         "occurred_at": occurred,

@@ -68,7 +68,9 @@ class EventBase(BaseModel):
     model_config = _FROZEN
 
     event_id: UUID = Field(description="sender-assigned UUID; the idempotency key")
-    schema_version: Literal[1] = Field(description="contract version, always 1 for v1")
+    schema_version: Annotated[int, Field(ge=1, le=1, json_schema_extra={"const": 1})] = Field(
+        description="contract version, always 1 for v1"
+    )
     incident_id: IncidentId = Field(description="opaque pseudonymous report/case token")
     province_code: ProvinceCode = Field(description="2-digit province code (see code_regime)")
     commune_code: CommuneCode = Field(description="5-digit commune-level unit code")
