@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 _CODE_RE = re.compile(r"\bCode:\s*(\d+)")
 _NAME_RE = re.compile(r"\(([A-Z][A-Z0-9_]+)\)")
-_VERSION_TRAILER_RE = re.compile(r"(?:\s*\(version\s+(?:[^()]|\([^()]*\))*\)\.?)+\s*$")
+_VERSION_RE = re.compile(r"\s*\(version\s+(?:[^()]|\([^()]*\))*\)")
+_NESTED_PREFIX_RE = re.compile(r"^(Code: \d+\. DB::Exception: )(?:Code: \d+\. DB::Exception: )+")
+_TRAILING_NAMES_RE = re.compile(r"(?:\.?\s*\([A-Z][A-Z0-9_]+\))+\.?\s*$")
 
 # Codes this server raises itself (values as in ClickHouse's ErrorCodes).
 BAD_ARGUMENTS = 36
@@ -27,17 +29,30 @@ AUTHENTICATION_FAILED = 516
 UNKNOWN_EXCEPTION = 1002
 
 _NAMES = {
-    BAD_ARGUMENTS: "BAD_ARGUMENTS",
-    SYNTAX_ERROR: "SYNTAX_ERROR",
-    UNKNOWN_COMPRESSION_METHOD: "UNKNOWN_COMPRESSION_METHOD",
-    READONLY: "READONLY",
-    REQUIRED_PASSWORD: "REQUIRED_PASSWORD",
-    ZLIB_INFLATE_FAILED: "ZLIB_INFLATE_FAILED",
-    BROTLI_READ_FAILED: "BROTLI_READ_FAILED",
-    ZSTD_DECODER_FAILED: "ZSTD_DECODER_FAILED",
-    LZ4_DECODER_FAILED: "LZ4_DECODER_FAILED",
-    AUTHENTICATION_FAILED: "AUTHENTICATION_FAILED",
-    UNKNOWN_EXCEPTION: "UNKNOWN_EXCEPTION",
+    6: "CANNOT_PARSE_TEXT", 8: "THERE_IS_NO_COLUMN", 15: "DUPLICATE_COLUMN",
+    25: "CANNOT_PARSE_ESCAPE_SEQUENCE", 26: "CANNOT_PARSE_QUOTED_STRING",
+    27: "CANNOT_PARSE_INPUT_ASSERTION_FAILED", 33: "CANNOT_READ_ALL_DATA",
+    BAD_ARGUMENTS: "BAD_ARGUMENTS", 37: "UNKNOWN_ELEMENT_IN_AST", 38: "CANNOT_PARSE_DATE",
+    41: "CANNOT_PARSE_DATETIME", 44: "ILLEGAL_COLUMN", 46: "UNKNOWN_FUNCTION",
+    47: "UNKNOWN_IDENTIFIER", 48: "NOT_IMPLEMENTED", 50: "UNKNOWN_TYPE", 53: "TYPE_MISMATCH",
+    56: "UNKNOWN_STORAGE", 57: "TABLE_ALREADY_EXISTS", 60: "UNKNOWN_TABLE",
+    SYNTAX_ERROR: "SYNTAX_ERROR", 63: "UNKNOWN_AGGREGATE_FUNCTION", 72: "CANNOT_PARSE_NUMBER",
+    73: "UNKNOWN_FORMAT", 76: "CANNOT_OPEN_FILE", 78: "UNKNOWN_TYPE_OF_QUERY",
+    81: "UNKNOWN_DATABASE", UNKNOWN_COMPRESSION_METHOD: "UNKNOWN_COMPRESSION_METHOD",
+    115: "UNKNOWN_SETTING", 117: "INCORRECT_DATA", 123: "UNKNOWN_TYPE_OF_AST_NODE",
+    152: "UNKNOWN_DIRECTION_OF_SORTING", 159: "TIMEOUT_EXCEEDED", READONLY: "READONLY",
+    167: "TOO_DEEP_AST", 168: "TOO_BIG_AST", 192: "UNKNOWN_USER", 193: "WRONG_PASSWORD",
+    REQUIRED_PASSWORD: "REQUIRED_PASSWORD", 209: "SOCKET_TIMEOUT",
+    223: "UNEXPECTED_AST_STRUCTURE", 229: "QUERY_IS_TOO_LARGE", 241: "MEMORY_LIMIT_EXCEEDED",
+    321: "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE", 336: "UNKNOWN_DATABASE_ENGINE",
+    ZLIB_INFLATE_FAILED: "ZLIB_INFLATE_FAILED", 376: "CANNOT_PARSE_UUID",
+    381: "HTTP_LENGTH_REQUIRED", 427: "CANNOT_COMPILE_REGEXP", 439: "CANNOT_SCHEDULE_TASK",
+    441: "CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING", BROTLI_READ_FAILED: "BROTLI_READ_FAILED",
+    456: "UNKNOWN_QUERY_PARAMETER", 457: "BAD_QUERY_PARAMETER", 497: "ACCESS_DENIED",
+    511: "UNKNOWN_ROLE", 512: "SET_NON_GRANTED_ROLE",
+    AUTHENTICATION_FAILED: "AUTHENTICATION_FAILED", ZSTD_DECODER_FAILED: "ZSTD_DECODER_FAILED",
+    LZ4_DECODER_FAILED: "LZ4_DECODER_FAILED", 675: "CANNOT_PARSE_IPV4",
+    676: "CANNOT_PARSE_IPV6", UNKNOWN_EXCEPTION: "UNKNOWN_EXCEPTION",
 }
 
 # HTTP status by exception code, following ClickHouse's HTTP handler.
@@ -87,15 +102,15 @@ class ChError(Exception):
         """Parse chDB's exception text (``Code: N. DB::Exception: ... (NAME)``)."""
         raw = str(exc).strip()
         raw = re.sub(r"^Streaming insert \w+ failed:\s*", "", raw)
-        text = _VERSION_TRAILER_RE.sub("", raw).rstrip()
+        text = _NESTED_PREFIX_RE.sub(r"\1", _VERSION_RE.sub("", raw)).strip()
         code_match = _CODE_RE.search(text)
         names = _NAME_RE.findall(text)
         if code_match is None:
             return cls.make(UNKNOWN_EXCEPTION, text or type(exc).__name__)
         code = int(code_match.group(1))
         name = names[-1] if names else _NAMES.get(code, "UNKNOWN_EXCEPTION")
-        if not names:
-            text = f"{text} ({name})"
+        text = _TRAILING_NAMES_RE.sub("", text).rstrip().rstrip(".")
+        text = f"{text}. ({name})"
         return cls(code, name, text)
 
     @property
