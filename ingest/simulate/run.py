@@ -1,0 +1,117 @@
+"""Sending a simulation at a given pace: through Kafka (kafka-python) or the HTTP gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from antt.settings import Settings
+from ingest.kafka import Record
+from ingest.send import KafkaSender
+
+log = logging.getLogger(__name__)
+
+SLICE_S = 0.5  # records due within this much time are sent (and acknowledged) together
+
+
+@dataclass
+class RunResult:
+    sent_items: int = 0  # items in records that were acknowledged (or answered by the gateway)
+    accepted: int = 0  # events the broker / gateway accepted
+    rejected: int = 0  # events the gateway refused (malformed share)
+    failed_records: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def paced_slices(records: list[Record], rate: float | None) -> Iterator[tuple[float, list[Record]]]:
+    """(due time in seconds from the start, records) slices at ``rate`` events per second."""
+    if not rate or rate <= 0:
+        yield 0.0, records
+        return
+    sent = 0
+    batch: list[Record] = []
+    due = 0.0
+    for record in records:
+        batch.append(record)
+        sent += max(record.count, 1)
+        if sent / rate - due >= SLICE_S:
+            yield due, batch
+            due, batch = sent / rate, []
+    if batch:
+        yield due, batch
+
+
+def send_kafka(settings: Settings, records: list[Record], *, rate: float | None,
+               topic: str | None = None) -> RunResult:
+    result = RunResult()
+    started = time.monotonic()
+    with KafkaSender(settings, topic=topic) as sender:
+        for due, batch in paced_slices(records, rate):
+            delay = started + due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            outcome = sender.send(batch)
+            result.accepted += outcome.acked_events
+            result.failed_records += len(outcome.failed)
+            for error in outcome.errors[:3]:
+                log.warning("broker: %s", error)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def _post(session: object, url: str, token: str, record: Record,
+                result: RunResult, attempts: int = 5) -> None:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for _ in range(attempts):
+        async with session.post(url, data=record.value, headers=headers) as resp:  # type: ignore[attr-defined]
+            body = await resp.read()
+            if resp.status in (429, 503):
+                await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
+                continue
+            result.statuses[resp.status] = result.statuses.get(resp.status, 0) + 1
+            if resp.status in (200, 403, 422):
+                answer = orjson.loads(body)
+                result.accepted += answer["accepted_count"]
+                result.rejected += answer["rejected_count"]
+            elif resp.status >= 500:
+                result.failed_records += 1
+            return
+    result.failed_records += 1
+
+
+async def send_gateway(url: str, tokens: Mapping[str, str], records: list[Record], *,
+                       rate: float | None, concurrency: int = 4) -> RunResult:
+    """POST each record's array to ``url``/api/v1/events with its province's token."""
+    import aiohttp
+
+    result = RunResult()
+    started = time.monotonic()
+    endpoint = url.rstrip("/") + "/api/v1/events"
+    limit = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession() as session:
+
+        async def one(record: Record) -> None:
+            async with limit:
+                await _post(session, endpoint, tokens[record.key.decode()], record, result)
+
+        for due, batch in paced_slices(records, rate):
+            delay = started + due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await asyncio.gather(*(one(r) for r in batch))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def mint_tokens(settings: Settings, provinces: list[str]) -> dict[str, str]:
+    """Create one token per province in the gateway's token file (label ``simulator``)."""
+    from ingest.tokens import add_token
+
+    return {p: add_token(settings.gateway_tokens_file, p, label="simulator")[0]
+            for p in provinces}
