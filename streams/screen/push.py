@@ -59,6 +59,12 @@ def encode_snapshot(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
+def unavailable_frame(exc: BaseException) -> bytes:
+    """The frame sent instead of a snapshot when the worker cannot answer right now."""
+    detail = {"error": type(exc).__name__, "detail": str(exc)}
+    return sse_frame(orjson.dumps(detail), event="unavailable")
+
+
 @dataclass
 class _Channel:
     """The newest frame of one scope, and who is waiting for the next one."""
@@ -103,15 +109,21 @@ class LiveFeed:
     async def _produce(self, channel: _Channel) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time()
+        failing = False
         while True:
             try:
                 data = await self.build(channel.key)
-                self.frames_built += 1
-                channel.publish(sse_frame(data, event="snapshot", event_id=channel.version + 1))
             except LookupError as exc:
                 channel.publish(None, exc)
-            except Exception:  # keep pushing: the next tick may succeed
-                logger.exception("screen: snapshot %s failed", channel.key)
+            except Exception as exc:  # e.g. not ready during a rebalance: say so, keep going
+                log = logger.debug if failing else logger.warning
+                log("screen: snapshot %s unavailable: %r", channel.key, exc)
+                failing = True
+                channel.publish(unavailable_frame(exc))
+            else:
+                failing = False
+                self.frames_built += 1
+                channel.publish(sse_frame(data, event="snapshot", event_id=channel.version + 1))
             deadline = max(deadline + self.interval_s, loop.time())
             await asyncio.sleep(deadline - loop.time())
 

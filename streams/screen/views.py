@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import faust
 from aiohttp import web
 
 from streams.screen.push import LiveFeed, SnapshotFn, sse_retry
@@ -133,10 +134,22 @@ def add_routes(
     return feed
 
 
-def register_views(app: Any, snapshot: SnapshotFn, *, interval_s: float = 0.5) -> LiveFeed:
-    """Add the screen to a Faust app's web server (call before the worker starts).
+def register_views(
+    live_app: Any, snapshot: SnapshotFn | None = None, *, interval_s: float = 0.5
+) -> LiveFeed:
+    """Add the screen to the worker's web server (call before the worker starts).
 
-    ``snapshot(scope, code)`` is the function behind the live JSON API; the push channel sends
-    exactly what it returns.
+    ``live_app`` is the worker's ``streams.app.LiveApp`` (or a bare ``faust.App``);
+    ``snapshot(scope, code)`` defaults to ``streams.live.snapshot``, the function behind the
+    live JSON API, so the push channel sends exactly what the API answers.
     """
-    return add_routes(app.web.web_app, snapshot, interval_s=interval_s)
+    faust_app = live_app if isinstance(live_app, faust.App) else live_app.app
+    if snapshot is None:
+        from streams import live
+
+        snapshot = live.snapshot
+    feed = add_routes(faust_app.web.web_app, snapshot, interval_s=interval_s)
+    extras = getattr(live_app, "extras", None)
+    if isinstance(extras, dict):
+        extras["screen_feed"] = feed
+    return feed

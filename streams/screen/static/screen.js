@@ -23,7 +23,8 @@
   var S = {
     cfg: null, dict: null, lang: "vi", scope: { kind: "national", code: null },
     snap: null, lastMsgAt: 0, skewMs: 0, updates: 0, period: "today",
-    sort: { col: "code", dir: 1 }, names: {}, es: null, retryTimer: null, connectedAt: 0
+    sort: { col: "code", dir: 1 }, names: {}, es: null, retryTimer: null, connectedAt: 0,
+    lastKind: null
   };
 
   function $(id) { return document.getElementById(id); }
@@ -190,13 +191,19 @@
   /* Pure: the indicator's state from the clock, the last push and the snapshot. */
   function freshness(nowMs) {
     var f = S.cfg.freshness, snap = S.snap;
-    if (!snap) { return { state: "connecting", age: null, lag: null }; }
+    var silent = (nowMs - S.lastMsgAt) / 1000;
+    var heard = S.lastMsgAt > 0;
+    if (!snap) {
+      var early = !heard ? "connecting" : silent > f.disconnected_after_s ? "disconnected"
+        : S.lastKind === "unavailable" ? "notready" : "connecting";
+      return { state: early, age: null, lag: null };
+    }
     var fr = snap.freshness || {};
     var serverNow = nowMs - S.skewMs;
     var age = fr.newest_event_at ? (serverNow - Date.parse(fr.newest_event_at)) / 1000 : null;
-    var silent = (nowMs - S.lastMsgAt) / 1000;
     var state = "live";
     if (silent > f.disconnected_after_s) { state = "disconnected"; }
+    else if (S.lastKind === "unavailable") { state = "notready"; }
     else if (age === null || age > f.stale_event_age_s) { state = "stale"; }
     return { state: state, age: age, lag: fr.lag_seconds, count: fr.events_counted };
   }
@@ -206,7 +213,8 @@
     var box = $("freshness");
     box.dataset.state = fr.state;
     document.body.className = fr.state;
-    var labels = { live: tr.live, stale: tr.stale, disconnected: tr.stale, connecting: tr.connecting };
+    var labels = { live: tr.live, stale: tr.stale, disconnected: tr.stale, notready: tr.stale,
+      connecting: tr.connecting };
     $("fresh-label").textContent = labels[fr.state];
     $("fresh-age").textContent = fr.age === null ? tr.no_events
       : Fmt.duration(S.lang, tr, fr.age) + " " + tr.ago;
@@ -215,11 +223,13 @@
     $("fresh-count").textContent = Fmt.count(S.lang, fr.count);
     var banner = $("banner");
     if (fr.state === "disconnected") { banner.textContent = tr.disconnected; }
+    else if (fr.state === "notready") { banner.textContent = tr.not_ready; }
     else if (fr.state === "stale") {
       banner.textContent = tr.stale_banner.replace("{age}",
         fr.age === null ? tr.no_events : Fmt.duration(S.lang, tr, fr.age));
     }
-    banner.hidden = !(fr.state === "disconnected" || fr.state === "stale");
+    banner.hidden = !(fr.state === "disconnected" || fr.state === "stale" ||
+      fr.state === "notready");
     banner.dataset.state = fr.state;
     var quiet = Date.now() - S.connectedAt > S.cfg.freshness.disconnected_after_s * 1000;
     if (fr.state === "disconnected" && quiet && S.es && S.es.readyState === EventSource.OPEN) {
@@ -239,6 +249,7 @@
     var wanted = S.scope.kind === "national" ? "national" : S.scope.code;
     if ((snap.scope === "national" ? "national" : snap.code) !== wanted) { return; }
     S.snap = snap;
+    S.lastKind = "snapshot";
     S.lastMsgAt = Date.now();
     S.skewMs = S.lastMsgAt - Date.parse(snap.as_of);
     S.updates += 1;
@@ -253,6 +264,11 @@
     S.es = es;
     S.connectedAt = Date.now();
     es.addEventListener("snapshot", onSnapshot);
+    es.addEventListener("unavailable", function () {
+      S.lastKind = "unavailable";
+      S.lastMsgAt = Date.now();
+      updateFreshness();
+    });
     es.onerror = function () {
       if (es.readyState === EventSource.CLOSED && S.es === es) {
         S.retryTimer = setTimeout(connect, S.cfg.reconnect_delay_s * 1000);
@@ -266,6 +282,8 @@
     var m = /^#\/tinh\/(\d{2})$/.exec(location.hash);
     S.scope = m ? { kind: "province", code: m[1] } : { kind: "national", code: null };
     S.snap = null;
+    S.lastMsgAt = 0;
+    S.lastKind = null;
     S.sort = { col: "code", dir: 1 };
     $("units-body").innerHTML = "";
     renderHeader();
