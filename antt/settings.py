@@ -42,11 +42,16 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     worker_data_dir: Path = Path(".antt/worker")
     live_flush_interval_s: float = Field(1.0, gt=0, description="how often state is checkpointed")
+    worker_store: str = Field(
+        "memory://", description='Faust table store: "memory://" or "rocksdb://"'
+    )
 
     # ClickHouse sink.
     sink_batch_rows: int = Field(50_000, ge=1)
     sink_batch_seconds: float = Field(1.0, gt=0)
     sink_max_pending_rows: int = Field(500_000, ge=1, description="backpressure bound")
+    sink_group_id: str = Field("antt-sink", description="Kafka consumer group of the sink")
+    sink_retry_max_s: float = Field(10.0, gt=0, description="longest back-off between retries")
 
     # Gateway.
     gateway_host: str = "127.0.0.1"

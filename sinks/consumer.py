@@ -1,0 +1,256 @@
+"""The sink: consumer group ``antt-sink`` reading ``antt.events.v1`` into ClickHouse.
+
+Plain aiokafka with manual commits. Records are validated with the shared validator (invalid
+events are skipped here: the stream worker dead-letters them), buffered per partition, and
+flushed when ``sink_batch_rows`` events are pending or the oldest is ``sink_batch_seconds``
+old. A partition's offsets are committed only after ClickHouse acknowledged its batch.
+
+When ClickHouse is down or slow the flush fails with a retryable code: fetching pauses, the
+same batches are retried with exponential back-off, and the sink resumes by itself. Fetching
+also pauses while more than ``sink_max_pending_rows`` events wait (bounded memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from antt.kafka import client_config
+from antt.settings import Settings
+from schemas.validate import validate_batch
+from sinks.errors import Verdict, classify, error_name
+from sinks.rows import Batch
+from sinks.writer import DeadRow, Writer, WriteResult
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class SinkStats:
+    records: int = 0
+    events_valid: int = 0
+    events_invalid: int = 0
+    skipped_replayed: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    retracted: int = 0
+    dead_lettered: int = 0
+    flushes: int = 0
+    retries: int = 0
+    pauses: int = 0
+    committed: dict[int, int] | None = None
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sink: SinkConsumer) -> None:
+        self.sink = sink
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        for tp in revoked:  # uncommitted work is re-read by the next owner (idempotent)
+            self.sink.buffers.pop(tp.partition, None)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        for tp in assigned:
+            await self.sink.learn_stored_offset(tp)
+
+
+class SinkConsumer:
+    def __init__(self, settings: Settings, writer: Writer, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.topic = settings.events_topic
+        self.buffers: dict[int, Batch] = {}
+        self.skip_below: dict[int, int] = {}
+        self.stats = SinkStats(committed={})
+        self.oldest: float | None = None
+        self.failures = 0
+        self.retry_at = 0.0
+        self.paused = False
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    @property
+    def pending(self) -> int:
+        return sum(len(b.events) for b in self.buffers.values())
+
+    async def start(self) -> None:
+        config = client_config(self.settings)
+        self.consumer = AIOKafkaConsumer(
+            **config, group_id=self.settings.sink_group_id, enable_auto_commit=False,
+            auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        self.consumer.subscribe([self.topic], listener=_Rebalance(self))
+        self.producer = AIOKafkaProducer(**config, acks="all", linger_ms=5)
+        await self.producer.start()
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def run(self, stop: asyncio.Event) -> SinkStats:
+        """Consume until ``stop`` is set; pending batches are flushed (best effort) at the end."""
+        await self.start()
+        try:
+            while not stop.is_set():
+                await self.step()
+            if self.buffers and time.monotonic() >= self.retry_at:
+                await self.flush()
+        finally:
+            await self.stop()
+        return self.stats
+
+    async def step(self) -> None:
+        """One turn of the loop: fetch (unless paused), then flush when due."""
+        assert self.consumer is not None
+        self._update_pause()
+        records = await self.consumer.getmany(timeout_ms=100, max_records=20_000)
+        for tp, messages in records.items():
+            for message in messages:
+                self.ingest(tp.partition, message.offset, message.key, message.value)
+        if self._flush_due() and time.monotonic() >= self.retry_at:
+            await self.flush()
+
+    async def learn_stored_offset(self, tp: TopicPartition) -> None:
+        """Records below the highest offset already stored need not be written again."""
+        try:
+            top = await asyncio.to_thread(self.writer.stored_max_offset, tp.topic, tp.partition)
+        except Exception as exc:  # noqa: BLE001 - ClickHouse down: no shortcut, dedup still holds
+            log.warning("partition %d: stored offset unknown (%s)", tp.partition, error_name(exc))
+            top = -1
+        self.skip_below[tp.partition] = top
+        log.info("topic %s partition %d assigned; highest stored offset %d",
+                 tp.topic, tp.partition, top)
+
+    def ingest(self, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+        """Validate one record and add its valid events to the partition's batch."""
+        self.stats.records += 1
+        batch = self.buffers.get(partition)
+        if batch is None:
+            batch = self.buffers[partition] = Batch(self.topic, partition, offset, offset)
+            self.oldest = self.oldest or time.monotonic()
+        batch.last_offset = max(batch.last_offset, offset)
+        if offset < self.skip_below.get(partition, -1):
+            self.stats.skipped_replayed += 1
+            return
+        province = key.decode("utf-8", "replace") if key else None
+        report = validate_batch(value or b"", now=self.clock(), expected_province=province,
+                                future_tolerance_s=self.settings.future_tolerance_s)
+        self.stats.events_invalid += len(report.rejected)
+        self.stats.events_valid += len(report.valid)
+        for event in report.valid:
+            batch.add(event.__dict__, offset)
+
+    def _flush_due(self) -> bool:
+        if not self.buffers:
+            return False
+        if self.pending >= self.settings.sink_batch_rows:
+            return True
+        age = time.monotonic() - (self.oldest or time.monotonic())
+        return age >= self.settings.sink_batch_seconds
+
+    def _update_pause(self) -> None:
+        assert self.consumer is not None
+        want = self.pending >= self.settings.sink_max_pending_rows or self.failures > 0
+        assignment = self.consumer.assignment()
+        if want and not self.paused and assignment:
+            self.consumer.pause(*assignment)
+            self.paused = True
+            self.stats.pauses += 1
+            log.info("fetching paused (%d events pending, %d failed flushes)",
+                     self.pending, self.failures)
+        elif not want and self.paused:
+            self.consumer.resume(*self.consumer.paused())
+            self.paused = False
+            log.info("fetching resumed")
+
+    async def flush(self) -> None:
+        """Write every pending batch; commit each partition right after its batch is stored."""
+        for partition in sorted(self.buffers):
+            batch = self.buffers[partition]
+            try:
+                result = await asyncio.to_thread(self.writer.write, batch)
+                await self._dead_letter(batch, result.dead)
+            except Exception as exc:  # noqa: BLE001 - decided from the ClickHouse code
+                self._back_off(batch, exc)
+                return
+            await self._commit(batch, result)
+        self.failures = 0
+        self.oldest = None
+
+    async def _commit(self, batch: Batch, result: WriteResult) -> None:
+        assert self.consumer is not None
+        tp = TopicPartition(batch.topic, batch.partition)
+        if self.buffers.get(batch.partition) is batch:
+            del self.buffers[batch.partition]
+        try:
+            await self.consumer.commit({tp: OffsetAndMetadata(batch.last_offset + 1, "")})
+        except KafkaError as exc:
+            # Lost the partition in a rebalance: its next owner re-reads from the last commit,
+            # and every write is idempotent, so nothing is lost or doubled.
+            log.warning("commit of partition %d offset %d failed (%s); the next owner replays",
+                        batch.partition, batch.last_offset + 1, type(exc).__name__)
+            return
+        s = self.stats
+        s.flushes += 1
+        s.inserted += result.inserted
+        s.duplicates += result.duplicates
+        s.retracted += result.retracted
+        s.dead_lettered += len(result.dead)
+        assert s.committed is not None
+        s.committed[batch.partition] = batch.last_offset + 1
+        log.debug("partition %d offsets %d-%d: %d inserted, %d duplicates, committed",
+                  batch.partition, batch.first_offset, batch.last_offset, result.inserted,
+                  result.duplicates)
+
+    def _back_off(self, batch: Batch, exc: BaseException) -> None:
+        verdict = classify(exc)
+        self.failures += 1
+        self.stats.retries += 1
+        delay = min(self.settings.sink_retry_max_s, 0.2 * 2 ** min(self.failures, 10))
+        delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+        self.retry_at = time.monotonic() + delay
+        level = logging.ERROR if verdict is Verdict.FATAL else logging.WARNING
+        log.log(level, "ClickHouse write failed for %s partition %d offsets %d-%d (%s, %s): "
+                "retry %d in %.1f s", batch.topic, batch.partition, batch.first_offset,
+                batch.last_offset, error_name(exc), verdict.value, self.failures, delay)
+
+    async def _dead_letter(self, batch: Batch, dead: list[DeadRow]) -> None:
+        assert self.producer is not None
+        for row in dead:
+            event = row.event
+            payload: dict[str, Any] = {
+                "reason": f"ClickHouse refused the row: {row.reason}",
+                "path": "",
+                "index": None,
+                "event_id": str(event.get("event_id")),
+                "source": {"topic": batch.topic, "partition": batch.partition,
+                           "offset": row.offset},
+                "raw": _event_json(event),
+                "clickhouse_code": row.code,
+            }
+            key = str(event.get("province_code", "")).encode()
+            await self.producer.send_and_wait(self.settings.dlq_topic,
+                                              orjson.dumps(payload), key=key)
+
+
+def _event_json(event: dict[str, Any]) -> str:
+    plain = {k: v for k, v in event.items() if v is not None}
+    return orjson.dumps(plain, default=str).decode()

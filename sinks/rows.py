@@ -1,0 +1,134 @@
+"""Events -> rows of ``events_raw`` (pure: no I/O, no clock of its own).
+
+Columns follow :data:`COLUMNS`. Type-specific fields an event does not have become
+``''`` or ``0``, matching the table's defaults. ``event_date`` is not sent: the table derives it
+from ``occurred_at`` in the statistics time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+# (column, event attribute, default when the event type does not carry it)
+_FIELDS: tuple[tuple[str, str, Any], ...] = (
+    ("event_id", "event_id", None),
+    ("event_type", "event_type", None),
+    ("schema_version", "schema_version", 1),
+    ("incident_id", "incident_id", None),
+    ("province_code", "province_code", None),
+    ("commune_code", "commune_code", None),
+    ("code_regime", "code_regime", "2025"),
+    ("legacy_province_code", "legacy_province_code", ""),
+    ("legacy_commune_code", "legacy_commune_code", ""),
+    ("occurred_at", "occurred_at", None),
+    ("recorded_at", "recorded_at", None),
+    ("source_system", "source_system", ""),
+    ("corrects_event_id", "corrects_event_id", None),
+    ("source_type", "source_type", ""),
+    ("channel", "channel", ""),
+    ("crime_group", "crime_group", ""),
+    ("severity", "severity", ""),
+    ("outcome", "outcome", ""),
+    ("handled_by", "handled_by", ""),
+    ("extension", "extension", ""),
+    ("months", "months", 0),
+    ("decision", "decision", ""),
+    ("suspension_reason", "suspension_reason", ""),
+    ("resume_reason", "reason", ""),
+    ("suspects_count", "suspects_count", 0),
+    ("apprehended_count", "count", 0),
+    ("admin_field", "field", ""),
+    ("violations_detected", "violations_detected", 0),
+    ("violations_sanctioned", "violations_sanctioned", 0),
+    ("violators", "violators", 0),
+    ("fine_vnd", "fine_vnd", 0),
+)
+EVENT_COLUMNS: tuple[str, ...] = tuple(name for name, _attr, _default in _FIELDS)
+META_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset", "ingested_at")
+COLUMNS: tuple[str, ...] = EVENT_COLUMNS + META_COLUMNS
+"""Columns the sink writes into ``events_raw`` (and the order of a row tuple)."""
+
+_NULLABLE = frozenset({"corrects_event_id"})
+
+
+def event_columns(events: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """The :data:`EVENT_COLUMNS` of ``events`` (validated models' ``__dict__``), column-wise.
+
+    Built column by column: a comprehension per column is several times cheaper than a
+    Python-level loop over 31 fields per event.
+    """
+    out = []
+    for name, attr, default in _FIELDS:
+        col = [d.get(attr) for d in events]
+        if default is not None and name not in _NULLABLE and None in col:
+            col = [default if v is None else v for v in col]
+        out.append(col)
+    return out
+
+
+def batch_columns(events: Sequence[dict[str, Any]], topic: str, partition: int,
+                  offsets: Sequence[int], ingested_at: datetime) -> list[list[Any]]:
+    """All :data:`COLUMNS` for ``events`` read at ``offsets`` of ``topic``/``partition``."""
+    n = len(events)
+    return [*event_columns(events), [topic] * n, [partition] * n, list(offsets),
+            [ingested_at] * n]
+
+
+def local_date(moment: datetime, tz: tzinfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+@dataclass
+class Batch:
+    """Events read from one partition, records ``first_offset``..``last_offset`` (inclusive).
+
+    ``events`` are validated models' ``__dict__``; ``offsets[i]`` is the offset of the record
+    that carried ``events[i]``.
+    """
+
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+
+    @property
+    def token(self) -> str:
+        """Deduplication token: the same records always give the same token."""
+        return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
+
+    def part_token(self, lo: int, hi: int) -> str:
+        """Token of events ``lo..hi-1`` of this batch (used while bisecting poison rows)."""
+        return f"{self.token}:rows:{lo}-{hi}"
+
+    def add(self, event: dict[str, Any], offset: int) -> None:
+        self.events.append(event)
+        self.offsets.append(offset)
+        self.last_offset = max(self.last_offset, offset)
+
+    def columns(self, ingested_at: datetime, lo: int = 0, hi: int | None = None
+                ) -> list[list[Any]]:
+        return batch_columns(self.events[lo:hi], self.topic, self.partition,
+                             self.offsets[lo:hi], ingested_at)
+
+    def keep(self, indices: Iterable[int]) -> Batch:
+        """The same batch (same offsets and token) with only the events at ``indices``."""
+        idx = list(indices)
+        return Batch(self.topic, self.partition, self.first_offset, self.last_offset,
+                     [self.events[i] for i in idx], [self.offsets[i] for i in idx])
+
+
+def first_of_each_id(events: Sequence[dict[str, Any]]) -> list[int]:
+    """Indices keeping the first event of every event_id (a resend in one batch counts once)."""
+    seen: set[Any] = set()
+    out = []
+    for i, event in enumerate(events):
+        key = event["event_id"]
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
