@@ -198,12 +198,21 @@ class Handler:
         }
         body = outcome.body
         encoding = protocol.choose_encoding(req.headers.get("Accept-Encoding"))
-        if body and encoding and ctx.params.compress_response:
+        if body and encoding and self._compression_enabled(ctx):
             body = protocol.compress_body(body, encoding)
             headers["Content-Encoding"] = encoding
-        if ctx.session is not None and ctx.params.session_id:
+        if ctx.params.session_id:
             headers["X-ClickHouse-Session-Id"] = ctx.params.session_id
+        logger.debug("%s %s -> %s, %d bytes, encoding %s", req.method, query_id, fmt,
+                     len(body), headers.get("Content-Encoding"))
         return HttpResponse(200, body, headers)
+
+
+    def _compression_enabled(self, ctx: _Context) -> bool:
+        """enable_http_compression: the URL wins, else the session/user, else on (as chDB says)."""
+        if ctx.params.compress_response is not None:
+            return ctx.params.compress_response
+        return self._settings(ctx).get("enable_http_compression", "1").lower() in ("1", "true")
 
 
 def _is_bare(req: HttpRequest) -> bool:

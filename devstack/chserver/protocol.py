@@ -65,7 +65,7 @@ class RequestParams:
     query_id: str | None = None
     user: str | None = None
     password: str | None = None
-    compress_response: bool = False
+    compress_response: bool | None = None  # enable_http_compression, if given
     readonly: int = 0
     query_params: dict[str, str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)

@@ -169,7 +169,11 @@ def test_session_set_and_use(handler: Handler, clock: Clock) -> None:
 
 def test_response_compression_only_when_asked(handler: Handler) -> None:
     q = b"SELECT number FROM numbers(100)"
-    plain = ok(call(handler, body=q, headers={"Accept-Encoding": "gzip"}))
+    plain = ok(call(handler, body=q))
+    off = call(handler, body=q, headers={"Accept-Encoding": "gzip"}, enable_http_compression="0")
+    assert ok(off) == plain and "Content-Encoding" not in off.headers
+    default_on = call(handler, body=q, headers={"Accept-Encoding": "gzip"})
+    assert decompress_body(ok(default_on), default_on.headers["Content-Encoding"]) == plain
     resp = call(handler, body=q, headers={"Accept-Encoding": "zstd, gzip"},
                 enable_http_compression="1")
     assert resp.headers["Content-Encoding"] == "zstd"
