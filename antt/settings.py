@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     worker_store: str = Field(
         "memory://", description='Faust table store: "memory://" or "rocksdb://"'
     )
+    worker_session_timeout_s: float = Field(
+        10.0, gt=0, description="consumer-group session timeout: how soon a dead worker's "
+        "partitions move to the others"
+    )
 
     # ClickHouse sink.
     sink_batch_rows: int = Field(50_000, ge=1)

@@ -1,0 +1,167 @@
+"""The one Faust app of antt: topics, the checkpoint table, the agent, the live API.
+
+Build it with :func:`create_app` (settings are passed in, never read here from the
+environment). The monitoring page (``streams/screen/``) plugs in through
+``streams.screen.views.register_views(live_app)`` when that module exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from antt.settings import Settings
+from streams import live
+from streams.logic.calendar import LocalCalendar
+from streams.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_TABLE = "live_facts_by_province"
+
+
+@dataclass
+class LiveApp:
+    """The Faust app plus the objects its agent, timers and views share."""
+
+    settings: Settings
+    app: faust.App
+    runtime: Runtime
+    cal: LocalCalendar
+    events_topic: Any
+    dlq_topic: Any
+    table: Any
+    instance_id: str
+    started_at: float = field(default_factory=time.time)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def assigned_partitions(self) -> set[int]:
+        topic = self.settings.events_topic
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
+
+    def restore_assigned(self) -> None:
+        """Rebuild state for assigned partitions not loaded yet (after table recovery)."""
+        if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
+            return
+        missing = self.assigned_partitions() - self.runtime.loaded
+        if missing:
+            started = time.monotonic()
+            replayed = self.runtime.restore(missing, self.table.items(), time.time())
+            log.info(
+                "restored partitions %s of %s: %d facts replayed in %.2f s",
+                sorted(missing), self.settings.events_topic, replayed,
+                time.monotonic() - started,
+            )
+
+
+def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None = None) -> LiveApp:
+    port = web_port if web_port is not None else settings.worker_web_port
+    host = settings.worker_web_host
+    app = faust.App(
+        settings.worker_id,
+        broker=_broker_urls(settings),
+        broker_credentials=_credentials(settings),
+        store=settings.worker_store,
+        datadir=str(settings.worker_data_dir / instance_id),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        web_host=host,
+        web_port=port,
+        web_bind=host,
+        canonical_url=f"http://{host}:{port}",
+        producer_max_request_size=4 * 1024 * 1024,
+        broker_max_poll_records=500,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=min(1.0, settings.worker_session_timeout_s / 5),
+        broker_rebalance_timeout=max(20.0, settings.worker_session_timeout_s * 2),
+        autodiscover=False,
+        web_enabled=True,
+    )
+    cal = LocalCalendar(settings.timezone, settings.statistical_month_start_day)
+    runtime = Runtime(
+        cal,
+        settings.events_topic,
+        future_tolerance_s=settings.future_tolerance_s,
+        flush_interval_s=settings.live_flush_interval_s,
+    )
+    events_topic = app.topic(
+        settings.events_topic, key_type=bytes, value_type=bytes,
+        key_serializer="raw", value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+    dlq_topic = app.topic(
+        settings.dlq_topic, key_type=bytes, value_type=bytes,
+        key_serializer="raw", value_serializer="raw",
+    )
+    table = app.Table(
+        CHECKPOINT_TABLE, key_type=str, value_type=bytes,
+        partitions=settings.topic_partitions, default=None,
+    )
+    live_app = LiveApp(settings, app, runtime, cal, events_topic, dlq_topic, table, instance_id)
+    _wire(live_app)
+    return live_app
+
+
+def _wire(live_app: LiveApp) -> None:
+    from streams import web
+    from streams.agents import count_events
+
+    count_events.register(live_app)
+    web.register(live_app)
+    app = live_app.app
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        topic = live_app.settings.events_topic
+        gone = {tp.partition for tp in revoked if tp.topic == topic}
+        if gone:
+            live_app.runtime.drop(gone)
+            count_events.forget(live_app, gone)
+            log.info("partitions %s revoked: state dropped", sorted(gone))
+
+    @app.timer(0.5, name="restore_assigned")
+    async def restore_assigned() -> None:
+        live_app.restore_assigned()
+
+    flush_idle = count_events.idle_flusher(live_app)
+
+    @app.timer(live_app.settings.live_flush_interval_s, name="flush_idle")
+    async def flush_idle_timer() -> None:
+        await flush_idle()
+
+    live.install(live_app)
+    _register_screen(live_app)
+
+
+def _register_screen(live_app: LiveApp) -> None:
+    try:
+        module = importlib.import_module("streams.screen.views")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("streams.screen", "streams.screen.views"):
+            raise
+        return
+    register = getattr(module, "register_views", None)
+    if register is not None:
+        register(live_app)
+
+
+def _broker_urls(settings: Settings) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")]
+
+
+def _credentials(settings: Settings) -> Any:
+    if not settings.kafka_sasl_mechanism:
+        return None
+    password = settings.kafka_sasl_password
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password.get_secret_value() if password else None,
+        mechanism=settings.kafka_sasl_mechanism,
+    )

@@ -1,0 +1,233 @@
+"""The worker's in-memory side, without Faust: records in, dead letters and chunks out.
+
+:class:`Runtime` owns the :class:`~streams.logic.state.ProvinceState` of every province on the
+partitions this worker holds, and the facts accepted since the last checkpoint. The Faust
+agent (``streams/agents/count_events.py``) feeds it one record at a time and writes what it
+returns; this module never touches Kafka, so it is tested with plain bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from schemas import validate_batch
+from streams import checkpoint
+from streams.logic.calendar import LocalCalendar
+from streams.logic.facts import POS_STRIDE, Fact, to_fact
+from streams.logic.state import ProvinceState
+
+log = logging.getLogger(__name__)
+_PROVINCE_KEY = re.compile(rb"^[0-9]{2}$")
+
+
+@dataclass
+class Pending:
+    """What a partition accepted since its last checkpoint."""
+
+    facts: dict[str, list[Fact]] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    records: int = 0
+    n_facts: int = 0
+    last_flush: float = 0.0
+
+
+@dataclass
+class RecordResult:
+    accepted: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    dead_letters: list[bytes] = field(default_factory=list)
+
+
+class Runtime:
+    def __init__(
+        self,
+        cal: LocalCalendar,
+        topic: str,
+        future_tolerance_s: float = 300,
+        flush_interval_s: float = 1.0,
+        flush_facts: int = 20_000,
+    ):
+        self.cal = cal
+        self.topic = topic
+        self.future_tolerance_s = future_tolerance_s
+        self.flush_interval_s = flush_interval_s
+        self.flush_facts = flush_facts
+        self.states: dict[str, ProvinceState] = {}
+        self.partition_of: dict[str, int] = {}
+        self.next_seq: dict[str, int] = {}
+        self.pending: dict[int, Pending] = {}
+        self.loaded: set[int] = set()
+        self.version = 0  # bumped on every change; the read cache keys on it
+
+    # -- records -------------------------------------------------------------------------
+
+    def process(
+        self, raw: bytes | None, key: bytes | None, partition: int, offset: int, now_ts: float
+    ) -> RecordResult:
+        """Validate, dedup and count one source record; never raises, never stalls.
+
+        An unexpected error (a bug) dead-letters the whole record with the error as reason.
+        """
+        pending = self.pending.setdefault(partition, Pending(last_flush=now_ts))
+        pending.records += 1
+        self.version += 1
+        try:
+            return self._process(raw, key, partition, offset, now_ts, pending)
+        except Exception as exc:
+            log.exception("record %s[%d]@%d failed", self.topic, partition, offset)
+            result = RecordResult()
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            self._dead(result, reason, None, None, None, raw or b"", partition, offset)
+            return result
+
+    def _process(
+        self,
+        raw: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+        now_ts: float,
+        pending: Pending,
+    ) -> RecordResult:
+        result = RecordResult()
+        if raw is None:
+            self._dead(result, "empty record (no value)", None, None, None, b"", partition, offset)
+            return result
+        if key is None or not _PROVINCE_KEY.match(key):
+            reason = f"record key {key!r} is not a 2-digit province code"
+            self._dead(result, reason, "", None, None, raw, partition, offset)
+            return result
+        province = key.decode()
+        now = datetime.fromtimestamp(now_ts, UTC)
+        report = validate_batch(
+            raw, now=now, expected_province=province, future_tolerance_s=self.future_tolerance_s
+        )
+        state = self._state(province, partition)
+        base = offset * POS_STRIDE
+        for rej in report.rejected:
+            if rej.index is None or base + rej.index > state.watermark:
+                self._dead(result, rej.reason, rej.path, rej.index, rej.event_id, rej.raw,
+                           partition, offset)
+        rejected = {r.index for r in report.rejected}
+        index = 0
+        out = pending.facts.setdefault(province, [])
+        for event in report.valid:
+            while index in rejected:
+                index += 1
+            pos = base + index
+            index += 1
+            if pos <= state.watermark:
+                result.skipped += 1
+                continue
+            fact = to_fact(event, pos)
+            if state.apply(fact, now_ts):
+                out.append(fact)
+                result.accepted += 1
+            else:
+                result.duplicates += 1
+        state.watermark = max(state.watermark, base + POS_STRIDE - 1)
+        pending.dirty.add(province)
+        pending.n_facts += result.accepted
+        return result
+
+    def _state(self, province: str, partition: int) -> ProvinceState:
+        state = self.states.get(province)
+        if state is None:
+            state = self.states[province] = ProvinceState(province, self.cal)
+            self.partition_of[province] = partition
+            self.next_seq.setdefault(province, 0)
+        return state
+
+    def _dead(
+        self,
+        result: RecordResult,
+        reason: str,
+        path: str | None,
+        index: int | None,
+        event_id: str | None,
+        raw: bytes,
+        partition: int,
+        offset: int,
+    ) -> None:
+        try:
+            text: Any = raw.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+        letter = {
+            "reason": reason,
+            "path": path,
+            "index": index,
+            "event_id": event_id,
+            "source": {"topic": self.topic, "partition": partition, "offset": offset},
+            "raw": text,
+            "raw_encoding": encoding,
+        }
+        result.dead_letters.append(orjson.dumps(letter))
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def flush_due(self, partition: int, now_ts: float) -> bool:
+        pending = self.pending.get(partition)
+        if pending is None or not pending.records:
+            return False
+        return (
+            now_ts - pending.last_flush >= self.flush_interval_s
+            or pending.n_facts >= self.flush_facts
+        )
+
+    def take_chunks(self, partition: int, now_ts: float) -> list[checkpoint.Chunk]:
+        """The chunks to write for ``partition``; its pending facts are handed over."""
+        pending = self.pending.get(partition)
+        if pending is None:
+            return []
+        chunks: list[checkpoint.Chunk] = []
+        for province in sorted(pending.dirty):
+            facts = pending.facts.pop(province, [])
+            seq = self.next_seq.get(province, 0)
+            made = checkpoint.make_chunks(
+                partition, province, seq, facts, self.states[province].watermark
+            )
+            self.next_seq[province] = seq + len(made)
+            chunks.extend(made)
+        self.pending[partition] = Pending(last_flush=now_ts)
+        return chunks
+
+    # -- partitions ----------------------------------------------------------------------
+
+    def restore(self, partitions: set[int], items: Any, now_ts: float) -> int:
+        """Rebuild the provinces of ``partitions`` from table items; returns facts replayed."""
+        replayed = 0
+        for province, chunks in checkpoint.group_by_province(items, partitions).items():
+            partition = chunks[0].partition
+            state = ProvinceState(province, self.cal)
+            for chunk in chunks:
+                for fact in chunk.facts:
+                    state.apply(fact, now_ts)
+                replayed += len(chunk.facts)
+                state.watermark = max(state.watermark, chunk.wm)
+            self.states[province] = state
+            self.partition_of[province] = partition
+            self.next_seq[province] = chunks[-1].seq + 1
+        self.loaded |= partitions
+        self.version += 1
+        return replayed
+
+    def drop(self, partitions: set[int]) -> None:
+        """Forget revoked partitions (their unacked records will be replayed by the owner)."""
+        for province in [p for p, part in self.partition_of.items() if part in partitions]:
+            self.states.pop(province, None)
+            self.partition_of.pop(province, None)
+            self.next_seq.pop(province, None)
+        for partition in partitions:
+            self.pending.pop(partition, None)
+        self.loaded -= partitions
+        self.version += 1
