@@ -21,6 +21,9 @@ from devstack.chserver.sql import quote_identifier, quote_string
 
 logger = logging.getLogger(__name__)
 
+# clickhouse-local defaults that a ClickHouse server does not have (a bare word is not a query).
+_SERVER_DEFAULTS = {"implicit_select": "0"}
+
 # Settings that are never SET on the shared connection: readonly cannot be lowered once raised
 # (it is applied per query instead) and the database is switched with USE.
 _UNSYNCED = frozenset({"readonly", "database"})
@@ -63,6 +66,8 @@ class Engine:
         self._home_database = self._database
         formats = self._text("SELECT name FROM system.formats WHERE is_output")
         self.output_formats = frozenset(formats.splitlines())
+        for name, value in _SERVER_DEFAULTS.items():
+            self._run(f"SET {quote_identifier(name)} = {quote_string(value)}")
         baseline = self._text("SELECT name, value FROM system.settings WHERE changed")
         self._baseline = dict(
             line.split("\t", 1) for line in baseline.splitlines() if "\t" in line
