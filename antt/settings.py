@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = Field(None, description="e.g. SCRAM-SHA-512")
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) for SSL/SASL_SSL listeners; None = system trust store"
+    )
     clickhouse_url: str = Field("http://127.0.0.1:8123", description="ClickHouse HTTP endpoint")
     clickhouse_user: str = "default"
     clickhouse_password: SecretStr = SecretStr("")
