@@ -8,16 +8,11 @@ checked so that names, ID numbers, phone numbers, plates, addresses and free tex
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-)
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
+from pydantic_core import core_schema
 
 from schemas import units
 from schemas.enums import (
@@ -45,21 +40,38 @@ INCIDENT_ID_PATTERN = (
     rf"^{_ID_CHARS}*(?:[A-Za-z]{_ID_CHARS}*[0-9]|[0-9]{_ID_CHARS}*[A-Za-z]){_ID_CHARS}*$"
 )
 IncidentId = Annotated[
-    str, StringConstraints(min_length=16, max_length=64, pattern=INCIDENT_ID_PATTERN)
+    str,
+    StringConstraints(strict=True, min_length=16, max_length=64, pattern=INCIDENT_ID_PATTERN),
 ]
 # A sending system's identifier, e.g. "hn-qlvv-2". Lowercase slug, no spaces.
 SourceSystem = Annotated[
-    str, StringConstraints(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9._\-]*[a-z0-9]$")
+    str,
+    StringConstraints(
+        strict=True, min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9._\-]*[a-z0-9]$"
+    ),
 ]
-ProvinceCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")]
-CommuneCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
-Count = Annotated[int, Field(ge=0, le=1_000_000)]
+ProvinceCode = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9]{2}$")]
+CommuneCode = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9]{5}$")]
+Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 
-_FROZEN = ConfigDict(
-    frozen=True,
-    extra="forbid",
-    strict=True,
-)
+
+class _WireTime:
+    """Aware datetime: only an RFC 3339 string on the wire (no numbers), lax from Python."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.datetime_schema(strict=True, tz_constraint="aware"),
+            python_schema=core_schema.datetime_schema(tz_constraint="aware"),
+        )
+
+
+AwareTime = Annotated[datetime, _WireTime()]
+
+# Lax at model level so that Python callers may pass ISO strings, enum values and UUID strings;
+# every int and str field is strict, and times are strings on the wire, so JSON stays strict.
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 class EventBase(BaseModel):
@@ -68,15 +80,15 @@ class EventBase(BaseModel):
     model_config = _FROZEN
 
     event_id: UUID = Field(description="sender-assigned UUID; the idempotency key")
-    schema_version: Annotated[int, Field(ge=1, le=1, json_schema_extra={"const": 1})] = Field(
-        description="contract version, always 1 for v1"
-    )
+    schema_version: Annotated[
+        int, Field(strict=True, ge=1, le=1, json_schema_extra={"const": 1})
+    ] = Field(description="contract version, always 1 for v1")
     incident_id: IncidentId = Field(description="opaque pseudonymous report/case token")
     province_code: ProvinceCode = Field(description="2-digit province code (see code_regime)")
     commune_code: CommuneCode = Field(description="5-digit commune-level unit code")
     code_regime: CodeRegime = Field(CodeRegime.R2025, description='"2025" or legacy "2004"')
-    occurred_at: AwareDatetime = Field(description="when it happened (timezone-aware)")
-    recorded_at: AwareDatetime = Field(description="when the sender recorded it")
+    occurred_at: AwareTime = Field(description="when it happened (timezone-aware)")
+    recorded_at: AwareTime = Field(description="when the sender recorded it")
     source_system: SourceSystem = Field(description="identifier of the sending system")
     corrects_event_id: UUID | None = Field(None, description="event this one replaces")
     legacy_province_code: ProvinceCode | None = Field(
@@ -108,7 +120,7 @@ class ReportForwarded(EventBase):
 class DeadlineExtended(EventBase):
     event_type: Literal["deadline_extended"]
     extension: ExtensionKind
-    months: int = Field(ge=1, le=2)
+    months: int = Field(strict=True, ge=1, le=2)
 
 
 class ReportResolved(EventBase):
@@ -131,7 +143,7 @@ class OffenceCleared(EventBase):
 
 class SuspectsApprehended(EventBase):
     event_type: Literal["suspects_apprehended"]
-    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    count: Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
     crime_group: CrimeGroup
 
 
@@ -141,7 +153,7 @@ class AdminViolationSanctioned(EventBase):
     violations_detected: Count
     violations_sanctioned: Count
     violators: Count
-    fine_vnd: Annotated[int, Field(ge=0, le=10_000_000_000_000)]
+    fine_vnd: Annotated[int, Field(strict=True, ge=0, le=10_000_000_000_000)]
 
 
 EVENT_CLASSES: tuple[type[EventBase], ...] = (

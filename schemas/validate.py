@@ -1,9 +1,9 @@
 """The one validator used by the stream, the sink, the gateway and ``antt validate``.
 
-Fast path: pydantic-core parses and validates a whole record (one event or a JSON array of up
-to :data:`MAX_BATCH_EVENTS`) in one call. Only when that fails is the record split with orjson
-and each event validated alone, so that every bad event gets its own precise reason and never
-stops the others.
+Fast path: pydantic-core parses and validates a whole record (one event or a JSON array) in one
+call, then a tight loop applies the cross-field rules. When something is wrong, the record is
+split with orjson: the events pydantic named are rejected with its reasons, the others are
+validated again together, so one bad event costs little and never stops the others.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from schemas import legacy, units
 from schemas.enums import CodeRegime
@@ -27,7 +27,7 @@ MAX_BATCH_EVENTS = 1000
 DEFAULT_FUTURE_TOLERANCE_S = 300
 
 _ONE = TypeAdapter(Event)
-_MANY = TypeAdapter(Annotated[list[Event], Field(max_length=MAX_BATCH_EVENTS)])
+_LIST = TypeAdapter(list[Event])
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +53,18 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class ValidationReport:
+    """Valid events in input order, and one rejection per bad event (sorted by index)."""
+
     valid: list[EventBase] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.rejected
+
+
+# Valid events plus their record indices (None: positional, i.e. nothing was dropped).
+_Outcome = tuple[list[EventBase], list[int] | None, list[Rejection]]
 
 
 def validate_batch(
@@ -72,9 +78,9 @@ def validate_batch(
     """Validate one record: an event object or a JSON array of events.
 
     ``raw`` is the Kafka value (bytes), text, or already-parsed JSON (list or dict).
-    ``now`` is the clock used for the "recorded in the future" rule. ``expected_province`` is
-    the record key: every event must belong to that (2025) province. Legacy (regime 2004)
-    events come back mapped to 2025 codes, with the original codes in ``legacy_*``.
+    ``now`` is the clock for the "recorded in the future" rule (``future_tolerance_s``).
+    ``expected_province`` is the record key: every event must belong to that 2025 province.
+    Legacy (regime 2004) events come back mapped to 2025 codes, originals in ``legacy_*``.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -82,16 +88,11 @@ def validate_batch(
     if isinstance(data, Rejection):
         return ValidationReport([], [data])
     limit = now + timedelta(seconds=future_tolerance_s)
-    events = _fast(data) if max_events == MAX_BATCH_EVENTS else None
-    if events is not None and _all_rules_hold(events, limit):
-        indices: list[int] | None = None  # positional
-        rejected: list[Rejection] = []
-    else:
-        events, indices, rejected = _slow(data, limit, max_events)
-    if any(e.code_regime != CodeRegime.R2025 for e in events):
+    events, indices, rejected = _validate(data, limit, max_events)
+    if any(e.code_regime is not CodeRegime.R2025 for e in events):
         events = [_to_2025(e) for e in events]
     if expected_province is not None and any(e.province_code != expected_province for e in events):
-        events, rejected = _check_key(events, indices, rejected, expected_province)
+        events, rejected = _check_key(events, indices, rejected, expected_province, data)
     return ValidationReport(events, rejected)
 
 
@@ -111,14 +112,18 @@ def _as_bytes(raw: Any) -> bytes | Rejection:
     raise TypeError(f"cannot validate a {type(raw).__name__}")
 
 
-def _fast(data: bytes) -> list[EventBase] | None:
-    """Whole record in one pydantic-core call; ``None`` if any event has a wrong shape."""
+def _validate(data: bytes, limit: datetime, max_events: int) -> _Outcome:
+    array = data.lstrip()[:1] == b"["
     try:
-        if data.lstrip()[:1] == b"[":
-            return _MANY.validate_json(data)
-        return [_ONE.validate_json(data)]
-    except ValidationError:
-        return None
+        events = _LIST.validate_json(data) if array else [_ONE.validate_json(data)]
+    except ValidationError as exc:
+        return _recover(data, exc, array, limit, max_events)
+    if len(events) > max_events:
+        return [], None, [_oversized(len(events), max_events, data)]
+    if _all_rules_hold(events, limit):
+        return events, None, []
+    items = _parse_items(data)
+    return _apply_rules(events, list(range(len(events))), items, limit)
 
 
 def _all_rules_hold(events: list[EventBase], limit: datetime) -> bool:
@@ -140,18 +145,72 @@ def _all_rules_hold(events: list[EventBase], limit: datetime) -> bool:
     return True
 
 
-def _slow(
-    data: bytes, limit: datetime, max_events: int
-) -> tuple[list[EventBase], list[int], list[Rejection]]:
-    """Split the record and validate each event alone, collecting precise reasons."""
+def _apply_rules(
+    events: list[EventBase], indices: list[int], items: list[Any], limit: datetime
+) -> _Outcome:
+    """Drop the events that break a cross-field rule, with a rejection each."""
+    kept: list[EventBase] = []
+    kept_indices: list[int] = []
+    rejected: list[Rejection] = []
+    for event, index in zip(events, indices, strict=True):
+        broken = rule_violation(event, limit)
+        if broken is None:
+            kept.append(event)
+            kept_indices.append(index)
+            continue
+        path, message = broken
+        blob = orjson.dumps(items[index])
+        rejected.append(Rejection(index, str(event.event_id), path, f"{path}: {message}", blob))
+    return kept, kept_indices, rejected
+
+
+def _parse_items(data: bytes) -> list[Any]:
+    parsed = orjson.loads(data)
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+def _oversized(count: int, max_events: int, data: bytes) -> Rejection:
+    reason = f"batch of {count} events exceeds the limit of {max_events}"
+    return Rejection(None, None, "", reason, data)
+
+
+def _recover(
+    data: bytes, exc: ValidationError, array: bool, limit: datetime, max_events: int
+) -> _Outcome:
+    """Some event has a wrong shape: reject exactly those, keep validating the rest."""
     try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        return [], [], [Rejection(None, None, "", _unparseable_reason(data, exc), data)]
-    items = parsed if isinstance(parsed, list) else [parsed]
+        items = _parse_items(data)
+    except orjson.JSONDecodeError as bad:
+        return [], None, [Rejection(None, None, "", _unparseable_reason(data, bad), data)]
     if len(items) > max_events:
-        reason = f"batch of {len(items)} events exceeds the limit of {max_events}"
-        return [], [], [Rejection(None, None, "", reason, data)]
+        return [], None, [_oversized(len(items), max_events, data)]
+    errors = _errors_by_index(exc, array)
+    good = [i for i in range(len(items)) if i not in errors] if errors is not None else []
+    try:
+        events = _LIST.validate_json(orjson.dumps([items[i] for i in good]))
+    except ValidationError:
+        events = None
+    if errors is None or events is None:  # pydantic's errors could not be attributed
+        return _one_by_one(items, limit)
+    shape = [_shape_rejection(i, items[i], errors[i]) for i in errors]
+    valid, indices, broken = _apply_rules(events, good, items, limit)
+    return valid, indices, sorted(shape + broken, key=_by_index)
+
+
+def _errors_by_index(exc: ValidationError, array: bool) -> dict[int, list[Any]] | None:
+    grouped: dict[int, list[Any]] = {}
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = err["loc"]
+        if not array:
+            grouped.setdefault(0, []).append(err)
+        elif loc and isinstance(loc[0], int):
+            grouped.setdefault(loc[0], []).append({**err, "loc": loc[1:]})
+        else:
+            return None
+    return grouped
+
+
+def _one_by_one(items: list[Any], limit: datetime) -> _Outcome:
     valid: list[EventBase] = []
     indices: list[int] = []
     rejected: list[Rejection] = []
@@ -174,42 +233,35 @@ def _unparseable_reason(data: bytes, exc: Exception) -> str:
 
 
 def validate_one(item: Any, *, index: int, limit: datetime) -> EventBase | Rejection:
-    """Validate one parsed JSON value as an event (JSON semantics: strict types).
-
-    ``limit`` is ``now + future tolerance`` for the "recorded in the future" rule.
-    """
+    """Validate one parsed JSON value as an event; ``limit`` is now + future tolerance."""
     blob = orjson.dumps(item)
-    event_id = _event_id_of(item)
-    if not isinstance(item, dict):
-        kind = type(item).__name__ if item is not None else "null"
-        return Rejection(index, None, "", f"expected an event object, got {kind}", blob)
     try:
         event = _ONE.validate_json(blob)
     except ValidationError as exc:
-        path, reason = describe_errors(exc)
-        return Rejection(index, event_id, path, reason, blob)
+        return _shape_rejection(index, item, exc.errors(include_url=False, include_input=False))
     broken = rule_violation(event, limit)
     if broken is not None:
-        return Rejection(index, event_id, broken[0], f"{broken[0]}: {broken[1]}", blob)
+        path, message = broken
+        return Rejection(index, str(event.event_id), path, f"{path}: {message}", blob)
     return event
 
 
-def _event_id_of(item: Any) -> str | None:
-    if isinstance(item, dict):
-        value = item.get("event_id")
-        if isinstance(value, str):
-            return value[:64]
-    return None
+def _shape_rejection(index: int, item: Any, errors: list[Any]) -> Rejection:
+    blob = orjson.dumps(item)
+    if not isinstance(item, dict):
+        kind = type(item).__name__ if item is not None else "null"
+        return Rejection(index, None, "", f"expected an event object, got {kind}", blob)
+    event_id = item.get("event_id")
+    event_id = event_id[:64] if isinstance(event_id, str) else None
+    path, reason = describe_errors(errors)
+    return Rejection(index, event_id, path, reason, blob)
 
 
-def describe_errors(exc: ValidationError) -> tuple[str, str]:
+def describe_errors(errors: list[Any]) -> tuple[str, str]:
     """(path of the first error, "path: message; ..." for all errors) of one event."""
-    parts: list[tuple[str, str]] = []
-    for err in exc.errors(include_url=False, include_input=False):
-        parts.append((_path_of(err), err["msg"]))
+    parts = [(_path_of(err), err["msg"]) for err in errors]
     first = parts[0][0] if parts else ""
-    reason = "; ".join(f"{p}: {m}" if p else m for p, m in parts)
-    return first, reason
+    return first, "; ".join(f"{p}: {m}" if p else m for p, m in parts)
 
 
 def _path_of(err: Any) -> str:
@@ -228,8 +280,12 @@ _TAGS = frozenset(
 )
 
 
+def _by_index(rejection: Rejection) -> int:
+    return -1 if rejection.index is None else rejection.index
+
+
 def _to_2025(event: EventBase) -> EventBase:
-    if event.code_regime == CodeRegime.R2025:
+    if event.code_regime is CodeRegime.R2025:
         return event
     province, commune = legacy.to_2025(event.province_code, event.commune_code)
     return event.model_copy(
@@ -244,9 +300,14 @@ def _to_2025(event: EventBase) -> EventBase:
 
 
 def _check_key(
-    events: list[EventBase], indices: list[int] | None, rejected: list[Rejection], expected: str
+    events: list[EventBase],
+    indices: list[int] | None,
+    rejected: list[Rejection],
+    expected: str,
+    data: bytes,
 ) -> tuple[list[EventBase], list[Rejection]]:
     """Refuse events whose (2025) province differs from the record key."""
+    items = _parse_items(data)
     kept: list[EventBase] = []
     for position, event in enumerate(events):
         if event.province_code == expected:
@@ -254,7 +315,6 @@ def _check_key(
             continue
         index = position if indices is None else indices[position]
         reason = f"event of province {event.province_code} sent under record key {expected!r}"
-        blob = event.model_dump_json(exclude_defaults=True).encode()
+        blob = orjson.dumps(items[index])
         rejected.append(Rejection(index, str(event.event_id), "province_code", reason, blob))
-    rejected.sort(key=lambda r: -1 if r.index is None else r.index)
-    return kept, rejected
+    return kept, sorted(rejected, key=_by_index)

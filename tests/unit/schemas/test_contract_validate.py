@@ -188,3 +188,24 @@ def test_rejection_to_dict_is_json_ready() -> None:
     (rejection,) = validate_batch(b"\xff", now=NOW).rejected
     row = rejection.to_dict()
     assert orjson.loads(orjson.dumps(row))["reason"].startswith("invalid UTF-8")
+
+
+def test_mixed_failures_are_reported_in_input_order() -> None:
+    events = _batch(12)
+    events[1]["recorded_at"] = "2030-01-01T00:00:00+07:00"  # rule: future
+    events[4]["months"] = "two"  # shape
+    events[6] = make_event("report_triaged", commune_code=communes_of("79")[0])  # key
+    events[9]["commune_code"] = "99999"  # rule: unknown unit
+    events[10] = []  # not an object
+    report = check(*events, expected_province="01")
+    assert [r.index for r in report.rejected] == [1, 4, 6, 9, 10]
+    assert [r.path for r in report.rejected] == [
+        "recorded_at",
+        "months" if events[4]["event_type"] == "deadline_extended" else report.rejected[1].path,
+        "province_code",
+        "commune_code",
+        "",
+    ]
+    assert all(orjson.loads(r.raw) == events[r.index] for r in report.rejected)
+    kept = [e["event_id"] for i, e in enumerate(events) if i not in {1, 4, 6, 9, 10}]
+    assert [str(e.event_id) for e in report.valid] == kept
