@@ -17,7 +17,7 @@ from pathlib import Path
 from chdb import _chdb
 
 from devstack.chserver.errors import ChError
-from devstack.chserver.sql import quote_identifier, quote_string
+from devstack.chserver.sql import format_lookup, quote_identifier, quote_string
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +59,13 @@ class Engine:
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self._conn = _chdb.connect(str(path))
+        self._conn = _chdb.connect(str(path))  # type: ignore[attr-defined]
         self._applied: dict[str, str] = {}
         row = self._text("SELECT version(), timezone(), currentDatabase()").split("\t")
         self.version, self.timezone, self._database = row[0], row[1], row[2]
         self._home_database = self._database
         formats = self._text("SELECT name FROM system.formats WHERE is_output")
-        self.output_formats = frozenset(formats.splitlines())
+        self.output_formats = format_lookup(formats.splitlines())
         for name, value in _SERVER_DEFAULTS.items():
             self._run(f"SET {quote_identifier(name)} = {quote_string(value)}")
         baseline = self._text("SELECT name, value FROM system.settings WHERE changed")

@@ -49,6 +49,7 @@ class _Context:
     session: Session
     readonly: int
     method: str
+    database_header: str | None
 
 
 class Handler:
@@ -113,7 +114,8 @@ class Handler:
         session = self.sessions.get(params.session_id, self._clock(), params.session_timeout)
         implied = 2 if req.method in ("GET", "HEAD") else 0
         readonly = max(user.readonly, params.readonly, session.readonly, implied)
-        return _Context(user, params, session, readonly, req.method)
+        database_header = req.headers.get("X-ClickHouse-Database") or None
+        return _Context(user, params, session, readonly, req.method, database_header)
 
     def _settings(self, ctx: _Context, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**ctx.user.settings, **ctx.session.settings, **ctx.params.settings, **(extra or {})}
@@ -132,6 +134,8 @@ class Handler:
         default_fmt = (
             ctx.params.default_format or req.headers.get("X-ClickHouse-Format") or "TabSeparated"
         )
+        if sql.is_multi_statement(text):
+            raise ChError.make(SYNTAX_ERROR, "Syntax error (Multi-statements are not allowed)")
         keyword = sql.first_keyword(buf)
         if keyword == "SET":
             return self._set(ctx, text), default_fmt
@@ -146,7 +150,7 @@ class Handler:
         return outcome, sql.output_format(text, self.engine.output_formats) or default_fmt
 
     def _database(self, ctx: _Context) -> str | None:
-        return ctx.params.database or ctx.session.database
+        return ctx.params.database or ctx.database_header or ctx.session.database
 
     def _refuse_write(self, ctx: _Context) -> None:
         if not ctx.readonly:

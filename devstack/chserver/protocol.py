@@ -10,6 +10,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 
 import lz4.frame
+import zstandard
 
 from devstack.chserver.errors import (
     BAD_ARGUMENTS,
@@ -21,18 +22,23 @@ from devstack.chserver.errors import (
     ChError,
 )
 
-try:  # zstd: the stdlib backport that clickhouse-connect depends on, else zstandard
-    from backports.zstd import compress as _zstd_compress
-    from backports.zstd import decompress as _zstd_decompress
-except ImportError:  # pragma: no cover - depends on the environment
-    import zstandard
 
-    def _zstd_compress(data: bytes) -> bytes:
-        return zstandard.ZstdCompressor().compress(data)
+def _zstd_compress(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=1).compress(data)
 
-    def _zstd_decompress(data: bytes) -> bytes:
-        reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
-        return reader.read()
+
+def _zstd_decompress(data: bytes) -> bytes:
+    """All frames of ``data`` (clickhouse-connect sends one frame per block)."""
+    out = bytearray()
+    rest = data
+    while rest:
+        dec = zstandard.ZstdDecompressor().decompressobj()
+        out += dec.decompress(rest)
+        if not dec.eof:
+            raise ValueError("truncated zstd frame")
+        rest = dec.unused_data
+    return bytes(out)
+
 
 try:
     import brotli

@@ -9,7 +9,7 @@ engine's job.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from devstack.chserver.errors import SYNTAX_ERROR, ChError
@@ -106,13 +106,17 @@ def _data_start(buf: bytes, pos: int) -> int:
     return pos
 
 
-def output_format(query: str, known: Collection[str]) -> str | None:
+def format_lookup(names: Iterable[str]) -> dict[str, str]:
+    """Lower-case format name -> canonical name, for :func:`output_format`."""
+    return {name.lower(): name for name in names}
+
+
+def output_format(query: str, lookup: Mapping[str, str]) -> str | None:
     """The format named by the query's top-level ``FORMAT x`` clause (canonical name), if any.
 
-    ``known`` maps lower-case format names to canonical ones, so a column called ``format``
-    is not mistaken for the clause.
+    ``lookup`` (from :func:`format_lookup`) holds the engine's formats, so a column called
+    ``format`` is not mistaken for the clause.
     """
-    lookup = {name.lower(): name for name in known}
     found = None
     depth = 0
     prev: Token | None = None
@@ -123,6 +127,18 @@ def output_format(query: str, known: Collection[str]) -> str | None:
             found = lookup.get(tok.text.decode().lower(), found)
         prev = tok
     return found
+
+
+def is_multi_statement(query: str) -> bool:
+    """Whether anything but whitespace/comments follows a top-level ``;`` (ClickHouse's HTTP
+    interface runs one statement per request)."""
+    seen_semicolon = False
+    for tok in tokens(query.encode()):
+        if seen_semicolon and tok.text != b";":
+            return True
+        if tok.text == b";":
+            seen_semicolon = True
+    return False
 
 
 def with_readonly(query: str, level: int) -> str:

@@ -152,6 +152,19 @@ def test_settings_do_not_leak_between_requests(handler: Handler) -> None:
     assert resp.headers["X-ClickHouse-Exception-Code"] == "115"
 
 
+def test_query_settings_clause_and_multi_statements_do_not_leak(handler: Handler) -> None:
+    q = b"SELECT getSetting('max_block_size'), currentDatabase()"
+    default = ok(call(handler, body=q))
+    ok(call(handler, body=b"SELECT 1 SETTINGS max_block_size = 99"))
+    assert ok(call(handler, body=q)) == default
+    ok(call(handler, body=b"CREATE DATABASE IF NOT EXISTS multi_db"))
+    resp = call(handler, body=b"SELECT 1; USE multi_db")
+    assert resp.headers["X-ClickHouse-Exception-Code"] == "62"
+    assert ok(call(handler, body=q)) == default
+    via_header = call(handler, body=q, headers={"X-ClickHouse-Database": "multi_db"})
+    assert ok(via_header).endswith(b"\tmulti_db\n")
+
+
 def test_session_set_and_use(handler: Handler, clock: Clock) -> None:
     q = b"SELECT getSetting('max_block_size'), currentDatabase()"
     ok(call(handler, body=b"CREATE DATABASE IF NOT EXISTS sess_db"))

@@ -69,10 +69,11 @@ def test_bad_compression_is_a_clickhouse_error(encoding: str, code: int) -> None
     assert err.value.code == code
 
 
-def test_truncated_lz4_frame_is_refused() -> None:
-    frame = lz4.frame.compress(PAYLOAD)
+@pytest.mark.parametrize("encoding", ["lz4", "zstd", "gzip"])
+def test_truncated_frame_is_refused(encoding: str) -> None:
+    frame = protocol.compress_body(PAYLOAD, encoding)
     with pytest.raises(ChError):
-        protocol.decompress_body(frame[: len(frame) // 2], "lz4")
+        protocol.decompress_body(frame[: len(frame) // 2], encoding)
 
 
 def test_response_encoding_choice_and_round_trip() -> None:

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from devstack.chserver.errors import ChError
 from devstack.chserver.sql import (
     first_keyword,
+    format_lookup,
+    is_multi_statement,
     output_format,
     parse_set,
     parse_use,
@@ -17,7 +19,7 @@ from devstack.chserver.sql import (
     with_readonly,
 )
 
-FORMATS = {"Native", "TabSeparated", "JSONEachRow", "CSV", "JSON"}
+FORMATS = format_lookup(["Native", "TabSeparated", "JSONEachRow", "CSV", "JSON"])
 
 
 def test_native_insert_first_line_then_binary() -> None:
@@ -121,3 +123,10 @@ def test_parse_use() -> None:
 
 def test_quote_string() -> None:
     assert quote_string("a'b\\c") == "'a\\'b\\\\c'"
+
+
+def test_multi_statement_detection() -> None:
+    assert not is_multi_statement("SELECT 1;")
+    assert not is_multi_statement("SELECT ';' ; -- trailing comment")
+    assert is_multi_statement("CREATE DATABASE d; USE d")
+    assert is_multi_statement("SELECT 1;;SELECT 2")
