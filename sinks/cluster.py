@@ -49,6 +49,9 @@ _TOKEN_RE = re.compile(
 )
 
 
+_Change = tuple[int, int, str]  # replace sql[start:end] with text
+
+
 class ClusterDDLError(ValueError):
     """A statement that cannot be turned into cluster DDL safely."""
 
@@ -155,28 +158,26 @@ def _create(sql: str, tokens: list[Token], cluster: str) -> list[str]:
 
 
 def _table(sql: str, tokens: list[Token], name: Name, cluster: str) -> list[str]:
-    engine = _find_word(tokens, "ENGINE", name.end, depth=0)
-    if engine is None:
+    engine_at = _engine_at(tokens, name.end, len(tokens))
+    if engine_at is None:
         raise ClusterDDLError(f"CREATE TABLE {name.sql()} names no ENGINE")
-    if _find_word(tokens, "AS", name.end, depth=0) is not None:
-        raise ClusterDDLError("CREATE TABLE ... AS has no cluster form: write the columns out")
-    engine_at = engine + 2 if tokens[engine + 1].text == "=" else engine + 1
     engine_name = tokens[engine_at].text
     if engine_name.startswith("Replicated") or engine_name == "Distributed":
         raise ClusterDDLError(f"{engine_name} in a single-node migration: use the plain engine")
     if not (engine_name.endswith("MergeTree") or engine_name in _LOCAL_ENGINES):
         return [_rename(sql, tokens, name, "", cluster)]
-    local = _replicate_engine(sql, tokens, engine_at) if engine_name.endswith("MergeTree") else sql
-    local_tokens = tokenize(local)
-    local_sql = _rename(
-        local,
-        local_tokens,
-        _name(local_tokens, _index_at(local_tokens, name)),
-        LOCAL_SUFFIX,
-        cluster,
-    )
+    edits = [(name, LOCAL_SUFFIX)]
+    as_at = _find_word(tokens, "AS", name.end, depth=0)
+    if as_at is not None:  # CREATE TABLE t AS other ENGINE = ...: copy the other's local table
+        if as_at > engine_at or tokens[as_at + 1].kind not in ("word", "qident"):
+            raise ClusterDDLError("CREATE TABLE ... AS SELECT has no cluster form")
+        if tokens[as_at + 1].upper in ("SELECT", "WITH"):
+            raise ClusterDDLError("CREATE TABLE ... AS SELECT has no cluster form")
+        edits.append((_name(tokens, as_at + 1), LOCAL_SUFFIX))
+    changes = _engine_changes(sql, tokens, engine_at)
+    local = _splice(sql, tokens, edits, name, cluster, changes)
     key = _sharding_key(tokens, name.end, engine_at)
-    return [local_sql, _distributed(tokens, name, key, cluster)]
+    return [local, _distributed(tokens, name, key, cluster)]
 
 
 def _materialized_view(sql: str, tokens: list[Token], name: Name, cluster: str) -> list[str]:
@@ -190,20 +191,14 @@ def _materialized_view(sql: str, tokens: list[Token], name: Name, cluster: str) 
     to_at = _find_word(tokens, "TO", name.end, depth=0, stop=as_at)
     if to_at is not None:
         edits.append((_name(tokens, to_at + 1), LOCAL_SUFFIX))
-        return [_splice(sql, tokens, [*edits, (name, "")], name, cluster)]
-    engine = _find_word(tokens, "ENGINE", name.end, depth=0, stop=as_at)
-    if engine is None:
+        return [_splice(sql, tokens, edits, name, cluster)]
+    engine_at = _engine_at(tokens, name.end, as_at)
+    if engine_at is None:
         raise ClusterDDLError(f"materialized view {name.sql()} has neither TO nor ENGINE")
     # A view with an inner table: shard it like a table (view_local + Distributed view).
-    engine_at = engine + 2 if tokens[engine + 1].text == "=" else engine + 1
+    changes = _engine_changes(sql, tokens, engine_at)
+    local = _splice(sql, tokens, [*edits, (name, LOCAL_SUFFIX)], name, cluster, changes)
     key = _sharding_key(tokens, name.end, engine_at)
-    local = _splice(sql, tokens, [*edits, (name, LOCAL_SUFFIX)], name, cluster)
-    local_tokens = tokenize(local)
-    engine = _find_word(local_tokens, "ENGINE", 0, depth=0)
-    assert engine is not None
-    engine_at = engine + 2 if local_tokens[engine + 1].text == "=" else engine + 1
-    if local_tokens[engine_at].text.endswith("MergeTree"):
-        local = _replicate_engine(local, local_tokens, engine_at)
     return [local, _distributed(tokens, name, key, cluster)]
 
 
@@ -237,17 +232,25 @@ def _drop(sql: str, tokens: list[Token], cluster: str) -> list[str]:
     return [distributed, local]
 
 
-def _replicate_engine(sql: str, tokens: list[Token], engine_at: int) -> str:
+def _engine_at(tokens: list[Token], begin: int, stop: int) -> int | None:
+    engine = _find_word(tokens, "ENGINE", begin, depth=0, stop=stop)
+    if engine is None or engine + 1 >= len(tokens):
+        return None
+    return engine + 2 if tokens[engine + 1].text == "=" else engine + 1
+
+
+def _engine_changes(sql: str, tokens: list[Token], engine_at: int) -> list[_Change]:
     """``XMergeTree(args)`` -> ``ReplicatedXMergeTree('<path>', '{replica}', args)``."""
     engine = tokens[engine_at]
+    if not engine.text.endswith("MergeTree"):
+        return []
     head = f"Replicated{engine.text}({_literal(REPLICA_PATH)}, {_literal(REPLICA_NAME)}"
     following = tokens[engine_at + 1] if engine_at + 1 < len(tokens) else None
     if following is None or following.text != "(":
-        return f"{sql[: engine.start]}{head}){sql[engine.end :]}"
-    close = _closing(tokens, engine_at + 1)
-    args = sql[following.end : tokens[close].start].strip()
-    joined = f"{head}, {args})" if args else f"{head})"
-    return f"{sql[: engine.start]}{joined}{sql[tokens[close].end :]}"
+        return [(engine.start, engine.end, head + ")")]
+    close = tokens[_closing(tokens, engine_at + 1)]
+    args = sql[following.end : close.start].strip()
+    return [(engine.start, close.end, f"{head}, {args})" if args else f"{head})")]
 
 
 def _sharding_key(tokens: list[Token], begin: int, engine_at: int) -> str:
@@ -284,19 +287,24 @@ def _rename(sql: str, tokens: list[Token], name: Name, suffix: str, cluster: str
 
 
 def _splice(
-    sql: str, tokens: list[Token], edits: list[tuple[Name, str]], anchor: Name, cluster: str
+    sql: str,
+    tokens: list[Token],
+    edits: list[tuple[Name, str]],
+    anchor: Name,
+    cluster: str,
+    changes: list[_Change] | None = None,
 ) -> str:
-    """Rename each edited name (``suffix`` appended) and put ON CLUSTER after ``anchor``."""
+    """Rename each edited name (``suffix`` appended), apply ``changes``, add ON CLUSTER."""
     after = anchor.end
     if _word(tokens, after) == "UUID":
         after += 2
     cluster_at = tokens[after - 1].end
-    changes = [(cluster_at, cluster_at, f" ON CLUSTER {_literal(cluster)}")]
+    todo = [*(changes or []), (cluster_at, cluster_at, f" ON CLUSTER {_literal(cluster)}")]
     for name, suffix in edits:
         first = name.database or name.table
         if suffix:
-            changes.append((first.start, name.table.end, name.sql(suffix)))
-    for start, end, text in sorted(changes, key=lambda c: c[0], reverse=True):
+            todo.append((first.start, name.table.end, name.sql(suffix)))
+    for start, end, text in sorted(todo, key=lambda c: c[0], reverse=True):
         sql = sql[:start] + text + sql[end:]
     return sql
 
@@ -322,12 +330,6 @@ def _name(tokens: list[Token], index: int) -> Name:
 
 def _name_after(tokens: list[Token], index: int) -> Name:
     return _name(tokens, _skip_words(tokens, index, ("IF", "NOT", "EXISTS")))
-
-
-def _index_at(tokens: list[Token], name: Name) -> int:
-    """Where ``name`` starts in a re-tokenized statement (edits only happened after it)."""
-    first = name.database or name.table
-    return next(i for i, t in enumerate(tokens) if t.start == first.start)
 
 
 def _find_word(

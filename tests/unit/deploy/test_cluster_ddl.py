@@ -67,6 +67,19 @@ def test_single_column_order_by_and_quoted_names() -> None:
     assert "Distributed('prod', 'antt', 'daily counts_local', cityHash64(day))" in dist
 
 
+def test_table_copying_another_table_copies_its_local_table() -> None:
+    local, dist = to_cluster(
+        "CREATE TABLE IF NOT EXISTS antt.retracted AS antt.raw\n"
+        "ENGINE = ReplacingMergeTree ORDER BY (province_code, event_id)",
+        "c",
+    )
+    assert local == (
+        "CREATE TABLE IF NOT EXISTS antt.retracted_local ON CLUSTER 'c' AS antt.raw_local\n"
+        f"ENGINE = ReplicatedReplacingMergeTree({PATH}) ORDER BY (province_code, event_id)"
+    )
+    assert dist.endswith("'retracted_local', cityHash64(province_code, event_id))")
+
+
 def test_null_table_is_sharded_without_replication() -> None:
     local, dist = to_cluster("CREATE TABLE antt.inbox (event_id UUID, v String) ENGINE = Null", "c")
     assert local == (
@@ -171,8 +184,9 @@ def test_inserts_and_access_control_pass_unchanged(statement: str) -> None:
         ("CREATE TABLE t ON CLUSTER x (a UInt8) ENGINE = Memory", "already has ON CLUSTER"),
         ("CREATE TABLE t (a UInt8) ENGINE = ReplicatedMergeTree ORDER BY a", "plain engine"),
         ("CREATE TABLE t (a UInt8) ENGINE = Distributed(c, d, t)", "plain engine"),
-        ("CREATE TABLE t AS u ENGINE = MergeTree ORDER BY a", "AS has no cluster form"),
-        ("CREATE TABLE t ENGINE = MergeTree ORDER BY a AS SELECT 1 AS a", "AS has no cluster form"),
+        ("CREATE TABLE t ENGINE = MergeTree ORDER BY a AS SELECT 1 AS a", "AS SELECT"),
+        ("CREATE TABLE t AS (SELECT 1 AS a) ENGINE = Memory", "AS SELECT"),
+        ("CREATE TABLE t AS u ENGINE = Memory", "sharding key"),
         ("CREATE TABLE t (a UInt8)", "names no ENGINE"),
         ("CREATE TEMPORARY TABLE t (a UInt8)", "TEMPORARY"),
         ("RENAME TABLE a TO b", "no cluster form"),
