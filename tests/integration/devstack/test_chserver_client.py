@@ -78,7 +78,7 @@ def _rows(k: int) -> list[list[object]]:
             for i in range(k)]
 
 
-@pytest.mark.parametrize("compress", [True, False, "zstd", "gzip"])
+@pytest.mark.parametrize("compress", [True, False, "zstd", "gzip", "br"])
 def test_insert_types_round_trip(server: ServerProcess, compress: object) -> None:
     c = client(server, compress=compress)
     table = f"types_{uuid.uuid4().hex[:8]}"

@@ -85,7 +85,7 @@ def test_errors_status_header_and_body(server: ServerProcess) -> None:
 def test_response_compression_round_trip(server: ServerProcess) -> None:
     q = b"SELECT number FROM numbers(1000) FORMAT TSV"
     _, _, plain = fetch(server, body=q)
-    for enc in ("lz4", "zstd", "gzip", "deflate"):
+    for enc in ("lz4", "zstd", "gzip", "deflate", "br"):
         status, headers, body = fetch(server, body=q, headers={"Accept-Encoding": enc},
                                       enable_http_compression="1")
         assert status == 200 and headers["Content-Encoding"] == enc

@@ -9,6 +9,7 @@ import json
 import zlib
 from pathlib import Path
 
+import brotli
 import lz4.frame
 import pytest
 import zstandard
@@ -51,6 +52,7 @@ PAYLOAD = b"INSERT INTO t FORMAT Native\n" + bytes(range(256)) * 100
          + zstandard.ZstdCompressor().compress(PAYLOAD[999:])),
         ("gzip", gzip.compress(PAYLOAD)),
         ("deflate", zlib.compress(PAYLOAD)),
+        ("br", brotli.compress(PAYLOAD)),
         ("identity", PAYLOAD),
         (None, PAYLOAD),
     ],
@@ -61,7 +63,7 @@ def test_decompress_multi_frame_bodies(encoding: str | None, compressed: bytes) 
 
 @pytest.mark.parametrize(
     ("encoding", "code"),
-    [("lz4", 618), ("zstd", 561), ("gzip", 354), ("deflate", 354), ("snappy", 89)],
+    [("lz4", 618), ("zstd", 561), ("gzip", 354), ("deflate", 354), ("br", 448), ("snappy", 89)],
 )
 def test_bad_compression_is_a_clickhouse_error(encoding: str, code: int) -> None:
     with pytest.raises(ChError) as err:
@@ -82,7 +84,8 @@ def test_response_encoding_choice_and_round_trip() -> None:
     assert protocol.choose_encoding("zstd;q=0, gzip") == "gzip"
     assert protocol.choose_encoding(None) is None
     assert protocol.choose_encoding("snappy") is None
-    for enc in ("lz4", "zstd", "gzip", "deflate"):
+    assert protocol.choose_encoding("br") == "br"
+    for enc in ("lz4", "zstd", "gzip", "deflate", "br"):
         assert protocol.decompress_body(protocol.compress_body(PAYLOAD, enc), enc) == PAYLOAD
 
 
