@@ -9,7 +9,9 @@ Per batch (one partition, a contiguous offset range):
    ``topic:partition:first-last`` (a batch re-sent after a lost acknowledgement is dropped by
    ClickHouse, in the table and in every dependent materialized view);
 3. when ClickHouse rejects the data itself (a data error code), bisect to find the rows it
-   refuses; those come back as dead rows (for the dead-letter topic), the rest is inserted;
+   refuses; those come back as dead rows (for the dead-letter topic), the rest is inserted.
+   With ``verify`` (default) the writer also checks that an acknowledged insert really stored
+   its rows, and bisects the same way when it did not;
 4. apply corrections: every event corrected by an event of this batch, or corrected earlier
    and arriving now, is copied once into ``events_retracted`` (its views subtract it).
 
@@ -28,12 +30,14 @@ from zoneinfo import ZoneInfo
 from clickhouse_connect.driver.client import Client
 
 from antt.settings import Settings
-from sinks.errors import Verdict, classify, error_code, error_name
+from sinks.errors import Verdict, classify, error_code
 from sinks.rows import COLUMNS, Batch, first_of_each_id
 
 log = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 10_000
+NOT_STORED = ("ClickHouse acknowledged the insert but did not store the row "
+              "(refused by a CHECK constraint or a default expression)")
 _BIG_QUERY = {"max_query_size": 16 * 1024 * 1024}
 
 
@@ -64,8 +68,10 @@ class Writer:
     """Synchronous (clickhouse-connect is); the consumer runs it in a worker thread."""
 
     def __init__(self, client: Client, settings: Settings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 verify: bool = True) -> None:
         self.client = client
+        self.verify = verify
         self.db = settings.clickhouse_database
         self.tz = ZoneInfo(settings.timezone)
         self.clock = clock
@@ -122,19 +128,26 @@ class Writer:
                 column_names=list(COLUMNS), column_oriented=True,
                 settings={**self.insert_settings, "insert_deduplication_token": token},
             )
-            return hi - lo
         except Exception as exc:
             if classify(exc) is not Verdict.DATA:
                 raise
-            if hi - lo == 1:
-                log.warning("ClickHouse refused event %s (topic %s partition %d offset %d): %s",
-                            batch.events[lo]["event_id"], batch.topic, batch.partition,
-                            batch.offsets[lo], error_name(exc))
-                dead.append(DeadRow(batch.events[lo], batch.offsets[lo], error_code(exc),
-                                    str(exc)[:2000]))
-                return 0
-            mid = (lo + hi) // 2
-            return self._insert(batch, lo, mid, dead) + self._insert(batch, mid, hi, dead)
+            return self._bisect(batch, lo, hi, dead, error_code(exc), str(exc))
+        if self.verify and len(self.known_ids(batch.events[lo:hi])) != hi - lo:
+            # Acknowledged but not stored: some engines (chDB's streaming insert behind the
+            # local server) drop a block a CHECK constraint refuses without reporting it.
+            return self._bisect(batch, lo, hi, dead, None, NOT_STORED)
+        return hi - lo
+
+    def _bisect(self, batch: Batch, lo: int, hi: int, dead: list[DeadRow],
+                code: int | None, reason: str) -> int:
+        if hi - lo == 1:
+            log.warning("ClickHouse refused event %s (topic %s partition %d offset %d): %s",
+                        batch.events[lo]["event_id"], batch.topic, batch.partition,
+                        batch.offsets[lo], reason[:200])
+            dead.append(DeadRow(batch.events[lo], batch.offsets[lo], code, reason[:2000]))
+            return 0
+        mid = (lo + hi) // 2
+        return self._insert(batch, lo, mid, dead) + self._insert(batch, mid, hi, dead)
 
     def apply_corrections(self, event_ids: list[Any]) -> int:
         """Retract (once) every stored event corrected by, or corrected before, these events."""

@@ -54,9 +54,49 @@ PARTITION BY toYYYYMM(event_date)
 ORDER BY (province_code, event_date, event_type, commune_code, event_id)
 SETTINGS non_replicated_deduplication_window = 10000;
 
--- Events whose contribution was withdrawn by a correction (a copy of the corrected row).
+-- Events whose contribution was withdrawn by a correction (a copy of the corrected row,
+-- same columns as events_raw).
 -- Materialized views subtract these rows from every aggregate and from incidents.
-CREATE TABLE IF NOT EXISTS {db}.events_retracted AS {db}.events_raw
+CREATE TABLE IF NOT EXISTS {db}.events_retracted
+(
+    event_id              UUID,
+    event_type            LowCardinality(String),
+    schema_version        UInt8,
+    incident_id           String,
+    province_code         LowCardinality(String),
+    commune_code          LowCardinality(String),
+    code_regime           LowCardinality(String),
+    legacy_province_code  LowCardinality(String) DEFAULT '',
+    legacy_commune_code   String DEFAULT '',
+    occurred_at           DateTime64(3, 'UTC'),
+    recorded_at           DateTime64(3, 'UTC'),
+    event_date            Date DEFAULT toDate(occurred_at, '{tz}'),
+    source_system         LowCardinality(String),
+    corrects_event_id     Nullable(UUID),
+    source_type           LowCardinality(String) DEFAULT '',
+    channel               LowCardinality(String) DEFAULT '',
+    crime_group           LowCardinality(String) DEFAULT '',
+    severity              LowCardinality(String) DEFAULT '',
+    outcome               LowCardinality(String) DEFAULT '',
+    handled_by            LowCardinality(String) DEFAULT '',
+    extension             LowCardinality(String) DEFAULT '',
+    months                UInt8 DEFAULT 0,
+    decision              LowCardinality(String) DEFAULT '',
+    suspension_reason     LowCardinality(String) DEFAULT '',
+    resume_reason         LowCardinality(String) DEFAULT '',
+    suspects_count        UInt32 DEFAULT 0,
+    apprehended_count     UInt32 DEFAULT 0,
+    admin_field           LowCardinality(String) DEFAULT '',
+    violations_detected   UInt32 DEFAULT 0,
+    violations_sanctioned UInt32 DEFAULT 0,
+    violators             UInt32 DEFAULT 0,
+    fine_vnd              UInt64 DEFAULT 0,
+    kafka_topic           LowCardinality(String),
+    kafka_partition       UInt32,
+    kafka_offset          UInt64,
+    ingested_at           DateTime64(3, 'UTC'),
+    INDEX idx_event_id event_id TYPE bloom_filter GRANULARITY 4
+)
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (province_code, event_id)
