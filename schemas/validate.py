@@ -26,8 +26,8 @@ MAX_BATCH_EVENTS = 1000
 """Most events one Kafka record (a JSON array) may carry."""
 DEFAULT_FUTURE_TOLERANCE_S = 300
 
-_ONE = TypeAdapter(Event)
-_LIST = TypeAdapter(list[Event])
+_ONE: TypeAdapter[Any] = TypeAdapter(Event)
+_LIST: TypeAdapter[Any] = TypeAdapter(list[Event])
 
 
 @dataclass(frozen=True, slots=True)
