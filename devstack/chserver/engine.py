@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 # clickhouse-local defaults that a ClickHouse server does not have (a bare word is not a query).
 _SERVER_DEFAULTS = {"implicit_select": "0"}
 
+# chdb's query_class enum (READ_ONLY, MUTATING, MUTATING_GLOBAL, CONTROL, UNKNOWN).
+_QUERY_CLASSES = {0: "read", 1: "write", 2: "global_write", 3: "control", 4: "unknown"}
+
 # Settings that are never SET on the shared connection: readonly cannot be lowered once raised
 # (it is applied per query instead) and the database is switched with USE.
 _UNSYNCED = frozenset({"readonly", "database"})
@@ -99,10 +102,13 @@ class Engine:
             self._run(f"USE {quote_identifier(target)}")
             self._database = target
 
-    def is_read_only(self, sql: str) -> bool:
-        """Whether every statement in ``sql`` only reads (chDB's own classifier)."""
+    def query_class(self, sql: str) -> str:
+        """chDB's classification without running: read, write, global_write, control, unknown.
+
+        ``unknown`` means the SQL does not parse: running it reports the syntax error.
+        """
         info = self._conn.classify_query(sql)
-        return int(info["query_class"]) == 0 and int(info["statement_count"]) > 0
+        return _QUERY_CLASSES.get(int(info["query_class"]), "unknown")
 
     def query(self, sql: str, default_format: str, params: Mapping[str, str]) -> Outcome:
         """Run a statement; its own FORMAT clause wins over ``default_format``."""

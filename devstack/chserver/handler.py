@@ -65,20 +65,22 @@ class Handler:
         self._clock = clock
 
     def handle(self, req: HttpRequest) -> HttpResponse:
-        if req.path in _OK_PATHS or (req.path == "/" and _is_bare(req)):
-            return HttpResponse(200, b"Ok.\n", {"Content-Type": "text/html; charset=UTF-8"})
+        trivial = ping_response(req)
+        if trivial is not None:
+            return trivial
         query_id = str(uuid.uuid4())
         try:
             if req.path != "/":
                 raise ChError.make(BAD_ARGUMENTS, f"There is no handle {req.path}")
             return self._handle_query(req, query_id)
         except ChError as err:
-            return self._error(err, query_id)
+            logger.info("query %s failed: code %d (%s)", query_id, err.code, err.name)
+            return self.error_response(err, query_id)
         except Exception as exc:  # the server must answer, whatever broke
             logger.exception("unexpected error handling a request")
-            return self._error(ChError.from_engine(exc), query_id)
+            return self.error_response(ChError.from_engine(exc), query_id)
 
-    def _error(self, err: ChError, query_id: str) -> HttpResponse:
+    def error_response(self, err: ChError, query_id: str) -> HttpResponse:
         headers = {
             "Content-Type": "text/plain; charset=UTF-8",
             "X-ClickHouse-Exception-Code": str(err.code),
@@ -141,7 +143,7 @@ class Handler:
             return self._set(ctx, text), default_fmt
         if keyword == "USE":
             return self._use(ctx, text), default_fmt
-        if ctx.readonly and not self.engine.is_read_only(text):
+        if ctx.readonly and self.engine.query_class(text) not in ("read", "unknown"):
             self._refuse_write(ctx)
         self.engine.prepare(self._settings(ctx), self._database(ctx))
         enforced = max(ctx.user.readonly, ctx.params.readonly, ctx.session.readonly)
@@ -219,6 +221,11 @@ class Handler:
         return self._settings(ctx).get("enable_http_compression", "1").lower() in ("1", "true")
 
 
-def _is_bare(req: HttpRequest) -> bool:
-    """``GET /`` without a query answers ``Ok.`` like ClickHouse."""
-    return req.method in ("GET", "HEAD") and not any(k == "query" for k, _ in req.query)
+def ping_response(req: HttpRequest) -> HttpResponse | None:
+    """``Ok.`` for ``/ping``, ``/replicas_status`` and a bare ``GET /`` (no engine needed)."""
+    bare = req.path == "/" and req.method in ("GET", "HEAD") and not any(
+        k == "query" for k, _ in req.query
+    )
+    if req.path in _OK_PATHS or bare:
+        return HttpResponse(200, b"Ok.\n", {"Content-Type": "text/html; charset=UTF-8"})
+    return None

@@ -16,7 +16,7 @@ from multidict import CIMultiDict
 from devstack.chserver.auth import User
 from devstack.chserver.engine import Engine
 from devstack.chserver.errors import BAD_ARGUMENTS, ChError
-from devstack.chserver.handler import Handler, HttpRequest, HttpResponse
+from devstack.chserver.handler import Handler, HttpRequest, HttpResponse, ping_response
 
 logger = logging.getLogger(__name__)
 
@@ -74,19 +74,20 @@ class ChServer:
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         assert self._handler is not None
-        try:
-            body = await request.read()
-        except (web.HTTPException, ValueError, ConnectionError) as exc:
-            err = ChError.make(BAD_ARGUMENTS, f"Cannot read the request body: {exc}")
-            resp = self._handler._error(err, "")  # noqa: SLF001
-            return _to_aiohttp(resp)
         req = HttpRequest(
             method=request.method,
             path=request.path,
             query=list(request.query.items()),
             headers=CIMultiDict(request.headers),
-            body=body,
         )
+        trivial = ping_response(req)  # answered here: health checks never wait on the engine
+        if trivial is not None:
+            return _to_aiohttp(trivial)
+        try:
+            req.body = await request.read()
+        except (web.HTTPException, ValueError, ConnectionError) as exc:
+            err = ChError.make(BAD_ARGUMENTS, f"Cannot read the request body: {exc}")
+            return _to_aiohttp(self._handler.error_response(err, ""))
         loop = asyncio.get_running_loop()
         resp = await loop.run_in_executor(self._executor, self._handler.handle, req)
         return _to_aiohttp(resp)

@@ -129,6 +129,8 @@ def test_readonly_user_cannot_write(handler: Handler) -> None:
         resp = call(handler, body=stmt, user="ro", password="pw")
         assert (resp.status, resp.headers["X-ClickHouse-Exception-Code"]) == (403, "164"), stmt
     assert ok(call(handler, body=b"SELECT count() FROM rot", user="ro", password="pw")) == b"0\n"
+    resp = call(handler, body=b"SELEC 1", user="ro", password="pw")  # parse errors stay 62
+    assert resp.headers["X-ClickHouse-Exception-Code"] == "62"
     resp = call(handler, body=b"SELECT 1 SETTINGS max_threads = 1", user="ro", password="pw")
     assert resp.headers.get("X-ClickHouse-Exception-Code") == "164"
     body = b"SELECT getSetting('max_threads') SETTINGS max_threads = 2"
