@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4 * 1024**3
 LOCK_NAME = ".chserver.lock"
+SHUTDOWN_TIMEOUT_S = 5.0  # for running requests to finish on SIGTERM
 
 
 class DataDirBusyError(RuntimeError):
@@ -62,7 +63,8 @@ class ChServer:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._serve)
         self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, auto_decompress=False
+            app, access_log=None, handle_signals=False, auto_decompress=False,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)

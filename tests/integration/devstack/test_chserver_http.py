@@ -8,6 +8,7 @@ import http.client
 import json
 import signal
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -148,6 +149,18 @@ def test_concurrent_clients(server: ServerProcess) -> None:
         counts = list(pool.map(work, range(6)))
     assert counts == [5000] * 6
     assert admin.command("SELECT count() FROM conc") == 30000
+
+
+def test_ping_answers_while_a_long_query_runs(server: ServerProcess) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        slow = pool.submit(fetch, server, body=b"SELECT sleepEachRow(0.4) FROM numbers(5)")
+        while not slow.done():
+            started = time.monotonic()
+            with urllib.request.urlopen(server.url + "/ping", timeout=10) as resp:  # noqa: S310
+                assert resp.read() == b"Ok.\n"
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.1)
+        assert slow.result()[0] == 200
 
 
 def test_keep_alive(server: ServerProcess) -> None:
