@@ -136,9 +136,9 @@ class Handler:
         default_fmt = (
             ctx.params.default_format or req.headers.get("X-ClickHouse-Format") or "TabSeparated"
         )
-        if sql.is_multi_statement(text):
-            raise ChError.make(SYNTAX_ERROR, "Syntax error (Multi-statements are not allowed)")
         keyword = sql.first_keyword(buf)
+        if keyword != "INSERT" and sql.is_multi_statement(text):  # (INSERT data is not SQL)
+            raise ChError.make(SYNTAX_ERROR, "Syntax error (Multi-statements are not allowed)")
         if keyword == "SET":
             return self._set(ctx, text), default_fmt
         if keyword == "USE":
@@ -149,6 +149,8 @@ class Handler:
         enforced = max(ctx.user.readonly, ctx.params.readonly, ctx.session.readonly)
         run = sql.with_readonly(text, enforced) if enforced else text
         outcome = self.engine.query(run, default_fmt, ctx.params.query_params)
+        if keyword == "INSERT":
+            return outcome, default_fmt
         return outcome, sql.output_format(text, self.engine.output_formats) or default_fmt
 
     def _database(self, ctx: _Context) -> str | None:
