@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_file, args.log_level)
     try:
         asyncio.run(_serve(args))
-    except DataDirBusyError as exc:
-        logger.error("%s", exc)
+    except (DataDirBusyError, ValueError, OSError) as exc:
+        logger.error("cannot serve: %s", exc)
         return 2
     return 0
 

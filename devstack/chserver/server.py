@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024**3
 LOCK_NAME = ".chserver.lock"
 SHUTDOWN_TIMEOUT_S = 5.0  # for running requests to finish on SIGTERM
+KEEPALIVE_TIMEOUT_S = 300.0  # idle client connections (pools) are cheap to keep
 
 
 class DataDirBusyError(RuntimeError):
@@ -64,7 +65,7 @@ class ChServer:
         app.router.add_route("*", "/{tail:.*}", self._serve)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, auto_decompress=False,
-            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_S, keepalive_timeout=KEEPALIVE_TIMEOUT_S,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
