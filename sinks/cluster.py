@@ -31,7 +31,7 @@ LOCAL_SUFFIX = "_local"
 # Engines whose tables are split into a local table per shard plus a Distributed table.
 _LOCAL_ENGINES = {"Null", "Memory", "Log", "TinyLog", "StripeLog"}
 # Statements that replicated access storage or the Distributed tables already handle.
-_PASS_THROUGH = {"INSERT", "SET", "GRANT", "REVOKE", "SELECT", "WITH", "USE"}
+_PASS_THROUGH = {"INSERT", "SET", "SELECT", "WITH", "USE"}
 _ACCESS_OBJECTS = {"USER", "ROLE", "QUOTA", "ROW", "POLICY", "SETTINGS", "PROFILE"}
 # Clauses that end an ORDER BY expression in a table definition.
 _CLAUSES = {"PARTITION", "PRIMARY", "SAMPLE", "TTL", "SETTINGS", "COMMENT", "AS", "POPULATE"}
@@ -126,7 +126,9 @@ def to_cluster(statement: str, cluster: str) -> list[str]:
     ):
         raise ClusterDDLError("statement already has ON CLUSTER: migrations must be single-node")
     verb = tokens[0].upper
-    if verb in _PASS_THROUGH or _is_access_statement(tokens):
+    if verb in ("GRANT", "REVOKE") or _is_access_statement(tokens):
+        return _access(sql, tokens)
+    if verb in _PASS_THROUGH:
         return [sql]
     if verb == "CREATE":
         return _create(sql, tokens, cluster)
@@ -200,6 +202,25 @@ def _materialized_view(sql: str, tokens: list[Token], name: Name, cluster: str) 
     local = _splice(sql, tokens, [*edits, (name, LOCAL_SUFFIX)], name, cluster, changes)
     key = _sharding_key(tokens, name.end, engine_at)
     return [local, _distributed(tokens, name, key, cluster)]
+
+
+def _access(sql: str, tokens: list[Token]) -> list[str]:
+    """Grants and row policies on ``db.t`` also cover ``db.t_local``, which shards read.
+
+    A query through a Distributed table runs on each shard against the local table as the
+    same user (the cluster has a ``<secret>``), so a grant or policy on only the Distributed
+    name would deny or leak there. ClickHouse accepts grants on tables that do not exist, so
+    the twin is harmless for views. No ON CLUSTER: access entities live in replicated storage.
+    """
+    on_at = _find_word(tokens, "ON", 1, depth=0)
+    if on_at is None or on_at + 3 >= len(tokens) or tokens[on_at + 2].text != ".":
+        return [sql]
+    if tokens[on_at + 3].kind not in ("word", "qident"):  # db.* or *.*
+        return [sql]
+    name = _name(tokens, on_at + 1)
+    first = name.database or name.table
+    twin = sql[: first.start] + name.sql(LOCAL_SUFFIX) + sql[name.table.end :]
+    return [sql, twin]
 
 
 def _alter(sql: str, tokens: list[Token], cluster: str) -> list[str]:

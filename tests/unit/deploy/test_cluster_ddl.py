@@ -199,6 +199,24 @@ def test_what_cannot_be_converted_safely_raises(statement: str, message: str) ->
         to_cluster(statement, "c")
 
 
+@pytest.mark.parametrize(
+    ("statement", "twin"),
+    [
+        ("GRANT INSERT ON antt.events TO w", "GRANT INSERT ON antt.events_local TO w"),
+        ("GRANT SELECT(a, b) ON antt.t TO r", "GRANT SELECT(a, b) ON antt.t_local TO r"),
+        ("REVOKE SELECT ON antt.t FROM r", "REVOKE SELECT ON antt.t_local FROM r"),
+        (
+            "CREATE ROW POLICY IF NOT EXISTS p01 ON antt.t FOR SELECT USING p = '01' TO r",
+            "CREATE ROW POLICY IF NOT EXISTS p01 ON antt.t_local FOR SELECT USING p = '01' TO r",
+        ),
+    ],
+)
+def test_table_grants_and_row_policies_also_cover_the_local_table(
+    statement: str, twin: str
+) -> None:
+    assert to_cluster(statement, "c") == [statement, twin]
+
+
 def test_other_engines_get_on_cluster_only() -> None:
     statement = "CREATE TABLE antt.j (k UInt8, v String) ENGINE = Join(ANY, LEFT, k)"
     assert to_cluster(statement, "c") == [
