@@ -8,6 +8,8 @@ import http.client
 import json
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -202,3 +204,15 @@ def test_restart_keeps_data_and_one_owner_per_dir(tmp_path: Path) -> None:
     finally:
         second.proc.send_signal(signal.SIGINT)
         assert second.proc.wait(20) == 0
+
+
+def test_cli_refuses_a_bad_users_file(tmp_path: Path) -> None:
+    users = tmp_path / "users.json"
+    users.write_text('{"x": {"readonly": 7}}')
+    proc = subprocess.run(
+        [sys.executable, "-m", "devstack.chserver", "--port", "0", "--path",
+         str(tmp_path / "data"), "--users", str(users)],
+        capture_output=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert b"readonly must be 0, 1 or 2" in proc.stderr
