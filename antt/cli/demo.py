@@ -16,9 +16,12 @@ import sys
 import time
 import urllib.request
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from antt.settings import Settings
+
+SIMULATION_ROUND_S = 60
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,6 +45,13 @@ def _spawn(args: list[str], log_path: str) -> subprocess.Popen[bytes]:
     )
 
 
+def _simulate(args: argparse.Namespace, seed: int, logs: Path) -> subprocess.Popen[bytes]:
+    """One round of simulated traffic (the simulator works in finite rounds)."""
+    argv = ["simulate", "--rate", str(args.rate), "--seed", str(seed),
+            "--duration", str(SIMULATION_ROUND_S)]
+    return _spawn(argv, str(logs / "simulate.log"))
+
+
 def _get_json(url: str) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - local URL
@@ -51,7 +61,7 @@ def _get_json(url: str) -> dict[str, Any] | None:
 
 
 def _clickhouse_rows(settings: Settings) -> int | None:
-    query = urllib.request.quote(f"SELECT count() FROM {settings.clickhouse_database}.events")
+    query = urllib.request.quote(f"SELECT count() FROM {settings.clickhouse_database}.events_raw")
     try:
         with urllib.request.urlopen(f"{settings.clickhouse_url}/?query={query}", timeout=2) as r:  # noqa: S310
             return int(r.read())
@@ -65,10 +75,11 @@ def _report(settings: Settings, started: float) -> str:
     if not live:
         return f"[{time.monotonic() - started:5.0f}s] worker starting... clickhouse rows={rows}"
     today = live["periods"]["today"]["figures"]
+    month = live["periods"]["month"]["figures"]
     return (
-        f"[{time.monotonic() - started:5.0f}s] today: received={today['received']} "
-        f"resolved={today['resolved']} cleared={today['cleared']} "
-        f"open={live['backlog']['open']} overdue={live['backlog']['overdue']} "
+        f"[{time.monotonic() - started:5.0f}s] received today={today['received']} "
+        f"month={month['received']} | resolved month={month['resolved']} "
+        f"| open={live['backlog']['open']} overdue={live['backlog']['overdue']} "
         f"| clickhouse rows={rows} | screen http://127.0.0.1:{settings.worker_web_port}/"
     )
 
@@ -95,15 +106,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         subprocess.run([sys.executable, "-m", "antt.cli", "db", "migrate"], check=True)  # noqa: S603
         children.append(_spawn(["worker"], str(logs / "worker.log")))
         children.append(_spawn(["sink"], str(logs / "sink.log")))
-        children.append(_spawn(
-            ["simulate", "--rate", str(args.rate), "--seed", str(args.seed), "--duration", "0"],
-            str(logs / "simulate.log"),
-        ))
+        children.append(_simulate(args, args.seed, logs))
         print(f"antt demo: logs in {logs}; Ctrl-C stops everything", flush=True)
         started = time.monotonic()
         while not stop:
             if args.seconds and time.monotonic() - started > args.seconds:
                 break
+            simulator = children[-1]
+            if simulator.poll() == 0:  # a round finished: start the next one
+                children[-1] = _simulate(args, args.seed + len(children), logs)
             dead = [c for c in children if c.poll() is not None]
             if dead:
                 print(f"antt demo: a process exited ({dead[0].args}); see {logs}", file=sys.stderr)
