@@ -84,6 +84,10 @@ def test_query_in_body_and_format_clause(handler: Handler) -> None:
 def test_parameters_are_bound_server_side(handler: Handler) -> None:
     resp = call(handler, body=b"SELECT {a:UInt8} + 1, {s:String}", param_a="41", param_s="it's")
     assert ok(resp) == b"42\tit\\'s\n"  # TabSeparated escapes the quote
+    missing = call(handler, body=b"SELECT {a:UInt8}")
+    assert (missing.status, missing.headers["X-ClickHouse-Exception-Code"]) == (400, "456")
+    bad = call(handler, body=b"SELECT {a:UInt8}", param_a="x")
+    assert (bad.status, bad.headers["X-ClickHouse-Exception-Code"]) == (400, "457")
 
 
 def test_inserts_in_all_shapes(handler: Handler) -> None:
