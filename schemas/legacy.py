@@ -5,18 +5,25 @@ Source: the ``vietnamadminunits`` package (its SQLite dataset of the 63-province
 exactly one successor; an old unit split across several new ones is *ambiguous* and is reported
 with its candidates, never guessed (the package's own "default ward" heuristic is not used).
 Loaded once, on first use.
+
+The two packages disagree on about 120 of the 3,321 new commune codes (same unit, different
+code). ``vietnam-provinces`` carries the official codes, so every successor named by
+``vietnamadminunits`` is re-identified by (province, name) in ``vietnam-provinces``; names are
+compared with tone marks, apostrophes and dashes normalised ("Hòa" = "Hoà", "M'gar" = "M’gar").
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import vietnamadminunits
 
+from schemas import units
 from schemas.units import UnitError
 
 _DATA = Path(vietnamadminunits.__file__).parent / "data"
@@ -56,9 +63,14 @@ def _rows(sql: str) -> list[tuple[str, ...]]:
 def tables() -> LegacyTables:
     """Build the legacy lookups (about a second; cached for the process)."""
     converter = json.loads((_DATA / "converter_2025.json").read_text(encoding="utf-8"))
-    new_rows = _rows("SELECT provinceKey, wardKey, provinceCode, wardCode FROM admin_units")
-    new_province = {pk: pc for pk, _wk, pc, _wc in new_rows}
-    new_ward = {(pk, wk): (pc, wc) for pk, wk, pc, wc in new_rows}
+    new_rows = _rows("SELECT provinceKey, wardKey, provinceCode, wardCode, ward FROM admin_units")
+    new_province = {pk: pc for pk, _wk, pc, _wc, _wn in new_rows}
+    official = _official_codes()
+    new_ward = {
+        (pk, wk): (pc, official[(pc, name_key(wn))])
+        for pk, wk, pc, _wc, wn in new_rows
+        if (pc, name_key(wn)) in official
+    }
     old_rows = _rows(
         "SELECT provinceKey, districtKey, wardKey, provinceCode, wardCode, province, ward "
         "FROM admin_units_legacy WHERE wardCode IS NOT NULL AND wardCode != ''"
@@ -82,6 +94,28 @@ def tables() -> LegacyTables:
         province_to_2025=province_to_2025,
         commune_to_2025=commune_to_2025,
     )
+
+
+_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, hỏi, nặng
+_PUNCT = str.maketrans({"’": "'", "‘": "'", "–": "-", "—": "-"})
+
+
+def name_key(name: str) -> str:
+    """A unit name with old/new tone placement, apostrophes, dashes and case normalised."""
+    words = []
+    for word in unicodedata.normalize("NFD", name.translate(_PUNCT).lower()).split():
+        tones = "".join(ch for ch in word if ch in _TONES)
+        bare = unicodedata.normalize("NFC", "".join(ch for ch in word if ch not in _TONES))
+        words.append(bare + tones)
+    return " ".join(words)
+
+
+def _official_codes() -> dict[tuple[str, str], str]:
+    """(2025 province code, name key) -> official commune code (vietnam-provinces)."""
+    return {
+        (units.province_of(code), name_key(units.commune_name(code))): code
+        for code in units.COMMUNES
+    }
 
 
 def _successors(

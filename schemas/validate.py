@@ -8,6 +8,7 @@ validated again together, so one bad event costs little and never stops the othe
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,7 +109,7 @@ def _as_bytes(raw: Any) -> bytes | Rejection:
             blob = raw.encode("utf-8", errors="surrogatepass")
             return Rejection(None, None, "", f"invalid UTF-8 text: {exc.reason}", blob)
     if isinstance(raw, list | dict):
-        return orjson.dumps(raw)
+        return _dump(raw)
     raise TypeError(f"cannot validate a {type(raw).__name__}")
 
 
@@ -159,14 +160,30 @@ def _apply_rules(
             kept_indices.append(index)
             continue
         path, message = broken
-        blob = orjson.dumps(items[index])
+        blob = _dump(items[index])
         rejected.append(Rejection(index, str(event.event_id), path, f"{path}: {message}", blob))
     return kept, kept_indices, rejected
 
 
 def _parse_items(data: bytes) -> list[Any]:
-    parsed = orjson.loads(data)
+    """The record's JSON values; raises ``ValueError`` when it is not UTF-8 JSON."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # orjson refuses integers beyond 64 bits; they are valid JSON (and wrong values).
+        parsed = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
     return parsed if isinstance(parsed, list) else [parsed]
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _dump(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # integers beyond 64 bits, lone surrogates
+        return json.dumps(value, ensure_ascii=True).encode()
 
 
 def _oversized(count: int, max_events: int, data: bytes) -> Rejection:
@@ -180,14 +197,14 @@ def _recover(
     """Some event has a wrong shape: reject exactly those, keep validating the rest."""
     try:
         items = _parse_items(data)
-    except orjson.JSONDecodeError as bad:
+    except ValueError as bad:  # orjson.JSONDecodeError, json.JSONDecodeError, UnicodeError
         return [], None, [Rejection(None, None, "", _unparseable_reason(data, bad), data)]
     if len(items) > max_events:
         return [], None, [_oversized(len(items), max_events, data)]
     errors = _errors_by_index(exc, array)
     good = [i for i in range(len(items)) if i not in errors] if errors is not None else []
     try:
-        events = _LIST.validate_json(orjson.dumps([items[i] for i in good]))
+        events = _LIST.validate_json(_dump([items[i] for i in good]))
     except ValidationError:
         events = None
     if errors is None or events is None:  # pydantic's errors could not be attributed
@@ -234,7 +251,7 @@ def _unparseable_reason(data: bytes, exc: Exception) -> str:
 
 def validate_one(item: Any, *, index: int, limit: datetime) -> EventBase | Rejection:
     """Validate one parsed JSON value as an event; ``limit`` is now + future tolerance."""
-    blob = orjson.dumps(item)
+    blob = _dump(item)
     try:
         event = _ONE.validate_json(blob)
     except ValidationError as exc:
@@ -247,7 +264,7 @@ def validate_one(item: Any, *, index: int, limit: datetime) -> EventBase | Rejec
 
 
 def _shape_rejection(index: int, item: Any, errors: list[Any]) -> Rejection:
-    blob = orjson.dumps(item)
+    blob = _dump(item)
     if not isinstance(item, dict):
         kind = type(item).__name__ if item is not None else "null"
         return Rejection(index, None, "", f"expected an event object, got {kind}", blob)
@@ -315,6 +332,6 @@ def _check_key(
             continue
         index = position if indices is None else indices[position]
         reason = f"event of province {event.province_code} sent under record key {expected!r}"
-        blob = orjson.dumps(items[index])
+        blob = _dump(items[index])
         rejected.append(Rejection(index, str(event.event_id), "province_code", reason, blob))
     return kept, sorted(rejected, key=_by_index)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import orjson
 from conftest import NOW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -116,7 +116,11 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _validate(*events: Any) -> Any:
-    return validate_batch(orjson.dumps(list(events)), now=NOW)
+    # stdlib json: hypothesis draws integers beyond 64 bits, which orjson cannot write
+    return validate_batch(json.dumps(list(events)).encode(), now=NOW)
+
+
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
 
 
 @SETTINGS
@@ -139,7 +143,7 @@ def _drop(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any], str]:
 
 def _unknown_field(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     name = draw(st.sampled_from(["name", "cccd", "phone", "plate", "address", "note", "ghi_chu"]))
-    return {**event, name: draw(st.text(max_size=20))}, name
+    return {**event, name: draw(TEXT)}, name
 
 
 def _wrong_type(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any], str]:
@@ -150,7 +154,7 @@ def _wrong_type(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any],
             st.one_of(st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))
         )
     else:
-        bad = draw(st.one_of(st.text(max_size=5), st.floats(allow_nan=False), st.booleans()))
+        bad = draw(st.one_of(TEXT, st.floats(allow_nan=False), st.booleans()))
         if isinstance(bad, float) and bad.is_integer():
             bad += 0.5
     return {**event, name: bad}, name
@@ -190,7 +194,7 @@ def _personal_id(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any]
 
 
 def _bad_event_type(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any], str]:
-    return {**event, "event_type": draw(st.text(max_size=12))}, "event_type"
+    return {**event, "event_type": draw(TEXT)}, "event_type"
 
 
 def _bad_version(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any], str]:

@@ -185,3 +185,29 @@ def test_forged_legacy_origin_is_rejected(overrides: dict[str, str]) -> None:
     report = check(make_event("report_triaged", **overrides))
     assert report.valid == []
     assert reasons(report)[0][1] in {"legacy_commune_code", "code_regime", "commune_code"}
+
+
+def test_every_legacy_commune_is_mapped_or_flagged() -> None:
+    """All ~10,000 legacy communes: one successor -> mapped to it; several -> refused."""
+    tables = legacy.tables()
+    communes = sorted(tables.commune_province.items())
+    for start in range(0, len(communes), 1000):
+        chunk = communes[start : start + 1000]
+        events = [
+            make_event("report_triaged", province_code=p, commune_code=c, code_regime="2004")
+            for c, p in chunk
+        ]
+        report = check(*events)
+        valid = iter(report.valid)
+        rejected = {r.index: r for r in report.rejected}
+        for i, (commune, province) in enumerate(chunk):
+            candidates = tables.commune_to_2025[commune]
+            if len(candidates) == 1:
+                event = next(valid)
+                assert (event.province_code, event.commune_code) == candidates[0]
+                assert event.legacy_commune_code == commune
+                assert event.province_code == tables.province_to_2025[province]
+                assert province_of(event.commune_code) == event.province_code
+            else:
+                assert "split into several 2025 communes" in rejected[i].reason
+        assert next(valid, None) is None

@@ -209,3 +209,12 @@ def test_mixed_failures_are_reported_in_input_order() -> None:
     assert all(orjson.loads(r.raw) == events[r.index] for r in report.rejected)
     kept = [e["event_id"] for i, e in enumerate(events) if i not in {1, 4, 6, 9, 10}]
     assert [str(e.event_id) for e in report.valid] == kept
+
+
+def test_huge_integers_spoil_only_their_event() -> None:
+    good = make_event("report_triaged")
+    huge = make_event("suspects_apprehended")
+    blob = orjson.dumps([good, huge]).replace(b'"count":2', b'"count":' + b"9" * 30)
+    report = validate_batch(blob, now=NOW)
+    assert [str(e.event_id) for e in report.valid] == [good["event_id"]]
+    assert reasons(report) == [(1, "count")]
