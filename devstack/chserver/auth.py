@@ -73,6 +73,8 @@ def credentials(
             raise _failed("default") from None
         user, _, password = decoded.partition(":")
         return user or "default", password
+    if auth:
+        raise _failed(url_user or "default", "only basic authentication is supported")
     return url_user or "default", url_password or ""
 
 
@@ -84,9 +86,8 @@ def authenticate(users: Mapping[str, User], name: str, password: str) -> User:
     return user
 
 
-def _failed(name: str) -> ChError:
-    return ChError.make(
-        AUTHENTICATION_FAILED,
-        f"{name}: Authentication failed: password is incorrect, "
-        "or there is no user with such name",
-    )
+def _failed(
+    name: str,
+    why: str = "password is incorrect, or there is no user with such name",
+) -> ChError:
+    return ChError.make(AUTHENTICATION_FAILED, f"{name}: Authentication failed: {why}")

@@ -183,5 +183,7 @@ def test_credentials_sources() -> None:
     assert credentials(CIMultiDict({"Authorization": basic}), None, None) == ("writer", "pa:ss")
     assert credentials(CIMultiDict(), "p", "q") == ("p", "q")
     assert credentials(CIMultiDict(), None, None) == ("default", "")
-    with pytest.raises(ChError):
-        credentials(CIMultiDict({"Authorization": "Basic !!!"}), None, None)
+    for bad in ("Basic !!!", "Bearer eyJhbGciOi"):
+        with pytest.raises(ChError) as err:
+            credentials(CIMultiDict({"Authorization": bad}), None, None)
+        assert err.value.code == 516
