@@ -25,6 +25,18 @@ MAX_BATCH_EVENTS = 1000
 MAX_RECORD_BYTES = 900_000  # stays under the default 1 MiB message limit of brokers
 
 
+# Kafka clients log whole requests (record values included) at DEBUG: payloads must never
+# reach a log, so their loggers stay at INFO or above whatever the root level is.
+_CLIENT_LOGGERS = ("aiokafka", "kafka")
+
+
+def keep_payloads_out_of_logs() -> None:
+    for name in _CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO or logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One Kafka record: the events of one province, already serialised."""
@@ -79,6 +91,7 @@ class AsyncEventProducer:
         self._producer: Any = None
         self._lock = asyncio.Lock()
         self.healthy: bool | None = None  # None: never tried
+        keep_payloads_out_of_logs()
 
     async def _ensure_started(self) -> Any:
         if self._producer is not None:

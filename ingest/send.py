@@ -16,7 +16,7 @@ from typing import Any
 
 from antt.kafka import client_config
 from antt.settings import Settings
-from ingest.kafka import Record
+from ingest.kafka import Record, keep_payloads_out_of_logs
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,10 @@ class KafkaSender:
             "request_timeout_ms": int(timeout_s * 1000),
             "delivery_timeout_ms": int(timeout_s * 1000) + linger_ms + 1000,
             "max_block_ms": int(timeout_s * 1000),
+            "bootstrap_timeout_ms": int(timeout_s * 1000),
         }
         self._producer: Any = None
+        keep_payloads_out_of_logs()
 
     def _open(self) -> Any:
         if self._producer is None:

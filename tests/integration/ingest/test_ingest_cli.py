@@ -1,0 +1,99 @@
+"""``antt send`` and ``antt simulate`` as a user runs them, against the real broker."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from antt.kafka import ensure_topics
+from antt.settings import Settings
+from ingest.simulate import compare
+from schemas.examples import make_event
+
+pytestmark = pytest.mark.integration
+
+
+def antt(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ,
+           "ANTT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "ANTT_EVENTS_TOPIC": settings.events_topic,
+           "ANTT_DLQ_TOPIC": settings.dlq_topic,
+           "ANTT_GATEWAY_TOKENS_FILE": str(settings.gateway_tokens_file)}
+    return subprocess.run([sys.executable, "-m", "antt.cli", *args], env=env, timeout=timeout,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture
+def topics(isolated: Settings, tmp_path: Path) -> Settings:
+    settings = isolated.model_copy(update={"gateway_tokens_file": tmp_path / "tokens.json"})
+    ensure_topics(settings)
+    return settings
+
+
+async def test_send_counts_only_acknowledged_events(topics, tmp_path, topic_reader):
+    events = [make_event("report_received") for _ in range(2500)]
+    path = tmp_path / "events.ndjson.gz"
+    path.write_bytes(gzip.compress(b"\n".join(orjson.dumps(e) for e in events)))
+    done = antt(topics, "send", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "2500 valid, 0 invalid, 2500 acknowledged by the broker, 0 not acknowledged" in (
+        done.stdout)
+    stored = await topic_reader(topics, records=3)
+    assert sorted(len(v) for _, v in stored) == [500, 1000, 1000]
+
+
+async def test_send_with_invalid_events_exits_2_and_sends_the_rest(topics, tmp_path,
+                                                                  topic_reader):
+    events = [make_event("report_triaged") for _ in range(3)]
+    events[1]["outcome"] = "maybe"
+    path = tmp_path / "events.json"
+    path.write_bytes(orjson.dumps(events))
+    done = antt(topics, "send", str(path))
+    assert done.returncode == 2
+    assert "invalid #1" in done.stderr and "2 acknowledged" in done.stdout
+    stored = await topic_reader(topics, records=1)
+    assert [e["event_id"] for _, v in stored for e in v] == [events[0]["event_id"],
+                                                             events[2]["event_id"]]
+
+
+def test_send_without_broker_exits_1_and_claims_nothing(topics, tmp_path):
+    from devstack.stack import free_port
+
+    path = tmp_path / "events.json"
+    path.write_bytes(orjson.dumps([make_event("report_received")]))
+    nowhere = topics.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+    done = antt(nowhere, "send", "--timeout", "2", "--rounds", "2", str(path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0 acknowledged by the broker, 1 not acknowledged" in done.stdout
+
+
+def test_unreadable_file_exits_3(topics, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_bytes(b"[{")
+    assert antt(topics, "send", str(path)).returncode == 3
+
+
+async def test_simulate_via_kafka_writes_the_truth_of_what_it_sent(topics, tmp_path,
+                                                                  topic_reader):
+    truth_path = tmp_path / "truth.json"
+    done = antt(topics, "simulate", "--rate", "2000", "--duration", "2", "--seed", "5",
+                "--duplicates", "0.05", "--malformed", "0.02", "--late", "0.05",
+                "--out-of-order", "0.05", "--truth", str(truth_path))
+    assert done.returncode == 0, done.stderr
+    truth = orjson.loads(truth_path.read_bytes())
+    meta = truth["meta"]
+    assert meta["distinct_valid_events"] == 4000
+    stored = await topic_reader(topics, records=meta["records"], timeout=30)
+    assert len(stored) == meta["records"]
+    garbage = [v for _, v in stored if isinstance(v, bytes)]
+    assert len(garbage) == meta["garbage_records"]
+    assert sum(len(v) for _, v in stored if isinstance(v, list)) == meta["sent_items"]
+    assert set(truth["provinces"]) == {c["code"] for c in truth["national"]["children"]}
+    assert compare(truth["national"], truth["national"]) == []
+
