@@ -30,15 +30,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from devstack.chserver.process import start_server  # noqa: E402
 
 COLUMNS = [
-    ("event_id", "UUID"), ("event_type", "LowCardinality(String)"), ("schema_version", "UInt8"),
-    ("incident_id", "String"), ("province_code", "LowCardinality(String)"),
-    ("commune_code", "LowCardinality(String)"), ("code_regime", "LowCardinality(String)"),
+    ("event_id", "UUID"),
+    ("event_type", "LowCardinality(String)"),
+    ("schema_version", "UInt8"),
+    ("incident_id", "String"),
+    ("province_code", "LowCardinality(String)"),
+    ("commune_code", "LowCardinality(String)"),
+    ("code_regime", "LowCardinality(String)"),
     ("occurred_at", "DateTime64(3, 'Asia/Ho_Chi_Minh')"),
-    ("recorded_at", "DateTime64(3, 'Asia/Ho_Chi_Minh')"), ("source_system", "String"),
-    ("corrects_event_id", "Nullable(UUID)"), ("crime_group", "LowCardinality(String)"),
-    ("severity", "LowCardinality(String)"), ("source_type", "LowCardinality(String)"),
-    ("channel", "LowCardinality(String)"), ("outcome", "LowCardinality(String)"),
-    ("suspects_count", "UInt16"), ("fine_vnd", "UInt64"), ("months", "UInt8"),
+    ("recorded_at", "DateTime64(3, 'Asia/Ho_Chi_Minh')"),
+    ("source_system", "String"),
+    ("corrects_event_id", "Nullable(UUID)"),
+    ("crime_group", "LowCardinality(String)"),
+    ("severity", "LowCardinality(String)"),
+    ("source_type", "LowCardinality(String)"),
+    ("channel", "LowCardinality(String)"),
+    ("outcome", "LowCardinality(String)"),
+    ("suspects_count", "UInt16"),
+    ("fine_vnd", "UInt64"),
+    ("months", "UInt8"),
     ("ingested_at", "DateTime64(3, 'UTC')"),
 ]
 NAMES = [name for name, _ in COLUMNS]
@@ -51,19 +61,40 @@ def make_batch(n: int, seed: int) -> list[list[object]]:
     for i in range(n):
         k = seed * n + i
         ts = base + timedelta(seconds=k)
-        rows.append([
-            uuid.uuid4(), "report_received", 1, f"inc-{k}", f"{k % 34:02d}", f"{k % 3321:05d}",
-            "2025", ts, ts, "sim", None, groups[k % 4], "serious", "report", "phone",
-            "accepted", k % 5, k * 1000, k % 3, ts,
-        ])
+        rows.append(
+            [
+                uuid.uuid4(),
+                "report_received",
+                1,
+                f"inc-{k}",
+                f"{k % 34:02d}",
+                f"{k % 3321:05d}",
+                "2025",
+                ts,
+                ts,
+                "sim",
+                None,
+                groups[k % 4],
+                "serious",
+                "report",
+                "phone",
+                "accepted",
+                k % 5,
+                k * 1000,
+                k % 3,
+                ts,
+            ]
+        )
     return rows
 
 
 def bench_inserts(client, table: str, batches: list[list[list[object]]]) -> dict[str, float]:
     client.command(f"DROP TABLE IF EXISTS {table}")
     cols = ", ".join(f"{n} {t}" for n, t in COLUMNS)
-    client.command(f"CREATE TABLE {table} ({cols}) ENGINE = MergeTree "
-                   "ORDER BY (province_code, occurred_at, event_id)")
+    client.command(
+        f"CREATE TABLE {table} ({cols}) ENGINE = MergeTree "
+        "ORDER BY (province_code, occurred_at, event_id)"
+    )
     client.insert(table, batches[0][:100], column_names=NAMES)  # warm-up (DESCRIBE etc.)
     server_ns = 0
     started = time.perf_counter()
@@ -74,8 +105,12 @@ def bench_inserts(client, table: str, batches: list[list[list[object]]]) -> dict
     rows = sum(len(b) for b in batches)
     count = client.command(f"SELECT count() FROM {table}")
     assert count == rows + 100, (count, rows)
-    return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed,
-            "server_share": server_ns / 1e9 / elapsed}
+    return {
+        "rows": rows,
+        "seconds": elapsed,
+        "rows_per_s": rows / elapsed,
+        "server_share": server_ns / 1e9 / elapsed,
+    }
 
 
 def server_ceiling(host: str, port: int, table: str, batch: list[list[object]], n: int) -> float:
@@ -133,31 +168,44 @@ def main() -> int:
     args = parser.parse_args()
     n_batches = args.batches or (2 if args.quick else 6)
     n_pings = 100 if args.quick else 500
-    print(f"load average {os.getloadavg()}, cpus {os.cpu_count()}, "
-          f"batches {n_batches} x {args.rows} rows x {len(COLUMNS)} columns")
+    print(
+        f"load average {os.getloadavg()}, cpus {os.cpu_count()}, "
+        f"batches {n_batches} x {args.rows} rows x {len(COLUMNS)} columns"
+    )
     batches = [make_batch(args.rows, s) for s in range(n_batches)]
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(tmp) / "data")
         try:
             for compress in (True, False):
-                client = clickhouse_connect.get_client(host=server.host, port=server.port,
-                                                       compress=compress)
+                client = clickhouse_connect.get_client(
+                    host=server.host, port=server.port, compress=compress
+                )
                 res = bench_inserts(client, f"ev_{int(compress)}", batches)
-                print(f"insert compress={compress}: {res['rows_per_s']:,.0f} rows/s "
-                      f"({res['rows']} rows in {res['seconds']:.2f} s; engine share of wall "
-                      f"time {res['server_share']:.0%})")
+                print(
+                    f"insert compress={compress}: {res['rows_per_s']:,.0f} rows/s "
+                    f"({res['rows']} rows in {res['seconds']:.2f} s; engine share of wall "
+                    f"time {res['server_share']:.0%})"
+                )
                 med, p90 = timings(lambda c=client: c.command("SELECT 1"), n_pings)
-                print(f"clickhouse-connect command('SELECT 1') compress={compress}: "
-                      f"median {med:.2f} ms, p90 {p90:.2f} ms")
-                agg = ("SELECT province_code, crime_group, count(), sum(fine_vnd) "
-                       f"FROM ev_{int(compress)} GROUP BY province_code, crime_group")
+                print(
+                    f"clickhouse-connect command('SELECT 1') compress={compress}: "
+                    f"median {med:.2f} ms, p90 {p90:.2f} ms"
+                )
+                agg = (
+                    "SELECT province_code, crime_group, count(), sum(fine_vnd) "
+                    f"FROM ev_{int(compress)} GROUP BY province_code, crime_group"
+                )
                 med, p90 = timings(lambda c=client, q=agg: c.query(q).result_rows, n_pings // 5)
-                print(f"aggregate GROUP BY over {res['rows']} rows compress={compress}: "
-                      f"median {med:.2f} ms, p90 {p90:.2f} ms")
+                print(
+                    f"aggregate GROUP BY over {res['rows']} rows compress={compress}: "
+                    f"median {med:.2f} ms, p90 {p90:.2f} ms"
+                )
                 client.close()
             ceiling = server_ceiling(server.host, server.port, "ev_0", batches[0], n_batches)
-            print(f"server alone (pre-serialised lz4 Native body re-posted {n_batches} times): "
-                  f"{ceiling:,.0f} rows/s")
+            print(
+                f"server alone (pre-serialised lz4 Native body re-posted {n_batches} times): "
+                f"{ceiling:,.0f} rows/s"
+            )
             med, p90 = raw_select1(server.host, server.port, n_pings)
             print(f"raw http.client keep-alive GET SELECT 1: median {med:.2f} ms, p90 {p90:.2f} ms")
         finally:

@@ -72,9 +72,7 @@ class Engine:
         for name, value in _SERVER_DEFAULTS.items():
             self._run(f"SET {quote_identifier(name)} = {quote_string(value)}")
         baseline = self._text("SELECT name, value FROM system.settings WHERE changed")
-        self._baseline = dict(
-            line.split("\t", 1) for line in baseline.splitlines() if "\t" in line
-        )
+        self._baseline = dict(line.split("\t", 1) for line in baseline.splitlines() if "\t" in line)
 
     def _text(self, sql: str) -> str:
         return bytes(self._conn.query(sql, "TabSeparatedRaw").bytes()).decode().rstrip("\n")

@@ -99,8 +99,11 @@ class Handler:
         params = protocol.split_params(pairs)
         flags = dict(pairs)
         if flags.get("compress") == "1" or flags.get("decompress") == "1":
-            raise ChError.make(48, "ClickHouse native HTTP compression (compress/decompress=1)"
-                               " is not supported; use Content-Encoding")
+            raise ChError.make(
+                48,
+                "ClickHouse native HTTP compression (compress/decompress=1)"
+                " is not supported; use Content-Encoding",
+            )
         query_id = params.query_id or query_id
         ctx = self._context(req, params)
         text = params.query.encode()
@@ -127,7 +130,7 @@ class Handler:
         if split is not None:
             self._refuse_write(ctx)
             self.engine.prepare(self._settings(ctx), self._database(ctx))
-            data = memoryview(buf)[split.data_offset:]
+            data = memoryview(buf)[split.data_offset :]
             return self.engine.insert(split.statement, split.fmt, data), split.fmt
         try:
             text = buf.decode("utf-8")
@@ -161,8 +164,10 @@ class Handler:
             return
         hint = ""
         if ctx.method in ("GET", "HEAD") and ctx.readonly == 2 and not ctx.user.readonly:
-            hint = (". For queries over HTTP, method GET implies readonly. "
-                    "You should use method POST for modifying queries")
+            hint = (
+                ". For queries over HTTP, method GET implies readonly. "
+                "You should use method POST for modifying queries"
+            )
         raise ChError.make(
             READONLY, f"{ctx.user.name}: Cannot execute query in readonly mode{hint}"
         )
@@ -181,8 +186,9 @@ class Handler:
                 updated.pop(name, None)
             else:
                 updated[name] = value
-        self.engine.prepare({**ctx.user.settings, **updated, **ctx.params.settings},
-                            self._database(ctx))
+        self.engine.prepare(
+            {**ctx.user.settings, **updated, **ctx.params.settings}, self._database(ctx)
+        )
         ctx.session.settings, ctx.session.readonly = updated, max(readonly, ctx.session.readonly)
         return Outcome(b"")
 
@@ -211,10 +217,15 @@ class Handler:
             headers["Content-Encoding"] = encoding
         if ctx.params.session_id:
             headers["X-ClickHouse-Session-Id"] = ctx.params.session_id
-        logger.debug("%s %s -> %s, %d bytes, encoding %s", req.method, query_id, fmt,
-                     len(body), headers.get("Content-Encoding"))
+        logger.debug(
+            "%s %s -> %s, %d bytes, encoding %s",
+            req.method,
+            query_id,
+            fmt,
+            len(body),
+            headers.get("Content-Encoding"),
+        )
         return HttpResponse(200, body, headers)
-
 
     def _compression_enabled(self, ctx: _Context) -> bool:
         """enable_http_compression: the URL wins, else the session/user, else on (as chDB says)."""
@@ -225,8 +236,10 @@ class Handler:
 
 def ping_response(req: HttpRequest) -> HttpResponse | None:
     """``Ok.`` for ``/ping``, ``/replicas_status`` and a bare ``GET /`` (no engine needed)."""
-    bare = req.path == "/" and req.method in ("GET", "HEAD") and not any(
-        k == "query" for k, _ in req.query
+    bare = (
+        req.path == "/"
+        and req.method in ("GET", "HEAD")
+        and not any(k == "query" for k, _ in req.query)
     )
     if req.path in _OK_PATHS or bare:
         return HttpResponse(200, b"Ok.\n", {"Content-Type": "text/html; charset=UTF-8"})

@@ -53,8 +53,19 @@ def start_server(
     log_file = log_file or path.parent / f"{path.name}.chserver.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     log_file.write_bytes(b"")
-    cmd = [sys.executable, "-m", "devstack.chserver", "--host", host, "--port", str(port),
-           "--path", str(path), "--log-file", str(log_file)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "devstack.chserver",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--path",
+        str(path),
+        "--log-file",
+        str(log_file),
+    ]
     if users is not None:
         cmd += ["--users", str(users)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -64,8 +75,10 @@ def start_server(
         if match:
             return ServerProcess(proc, host, int(match.group(2)), log_file)
         if proc.poll() is not None:
-            raise ServerStartError(f"chserver exited with {proc.returncode}: "
-                                   f"{log_file.read_text(errors='replace')[-2000:]}")
+            raise ServerStartError(
+                f"chserver exited with {proc.returncode}: "
+                f"{log_file.read_text(errors='replace')[-2000:]}"
+            )
         time.sleep(0.05)
     proc.kill()
     proc.wait()

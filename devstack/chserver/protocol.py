@@ -46,15 +46,36 @@ except ImportError:  # pragma: no cover - optional
     brotli = None
 
 # URL parameters that steer the HTTP layer; every other non-param_ key is a query setting.
-TRANSPORT_PARAMS = frozenset({
-    "query", "database", "default_format", "session_id", "session_timeout", "session_check",
-    "query_id", "user", "password", "quota_key", "buffer_size", "wait_end_of_query",
-    "compress", "decompress", "enable_http_compression", "http_zlib_compression_level",
-    "send_progress_in_http_headers", "http_headers_progress_interval_ms",
-    "client_protocol_version", "role", "cancel_http_readonly_queries_on_client_close",
-    "http_native_compression_disable_checksumming_on_decompress", "http_wait_end_of_query",
-    "http_response_buffer_size", "readonly", "add_http_cors_header",
-})
+TRANSPORT_PARAMS = frozenset(
+    {
+        "query",
+        "database",
+        "default_format",
+        "session_id",
+        "session_timeout",
+        "session_check",
+        "query_id",
+        "user",
+        "password",
+        "quota_key",
+        "buffer_size",
+        "wait_end_of_query",
+        "compress",
+        "decompress",
+        "enable_http_compression",
+        "http_zlib_compression_level",
+        "send_progress_in_http_headers",
+        "http_headers_progress_interval_ms",
+        "client_protocol_version",
+        "role",
+        "cancel_http_readonly_queries_on_client_close",
+        "http_native_compression_disable_checksumming_on_decompress",
+        "http_wait_end_of_query",
+        "http_response_buffer_size",
+        "readonly",
+        "add_http_cors_header",
+    }
+)
 
 RESPONSE_ENCODINGS = ("lz4", "zstd", "gzip", "deflate") + (("br",) if brotli else ())
 
@@ -82,7 +103,7 @@ def split_params(pairs: Iterable[tuple[str, str]]) -> RequestParams:
     out = RequestParams()
     for key, value in pairs:
         if key.startswith("param_"):
-            out.query_params[key[len("param_"):]] = value
+            out.query_params[key[len("param_") :]] = value
         elif key not in TRANSPORT_PARAMS:
             out.settings[key] = value
         elif key == "query":

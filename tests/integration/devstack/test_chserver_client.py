@@ -25,11 +25,18 @@ ICT = timezone(timedelta(hours=7))
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("chserver_client")
     users = root / "users.json"
-    users.write_text(json.dumps({
-        "default": {"password_sha256": hashlib.sha256(b"").hexdigest()},
-        "writer": {"password_sha256": hashlib.sha256(b"w-pass").hexdigest()},
-        "analyst": {"password_sha256": hashlib.sha256(b"a-pass").hexdigest(), "readonly": 1},
-    }))
+    users.write_text(
+        json.dumps(
+            {
+                "default": {"password_sha256": hashlib.sha256(b"").hexdigest()},
+                "writer": {"password_sha256": hashlib.sha256(b"w-pass").hexdigest()},
+                "analyst": {
+                    "password_sha256": hashlib.sha256(b"a-pass").hexdigest(),
+                    "readonly": 1,
+                },
+            }
+        )
+    )
     proc = start_server(root / "data", users=users)
     try:
         yield proc
@@ -62,20 +69,33 @@ def test_query_parameters(server: ServerProcess) -> None:
     assert rows == [(42, "it's \\ \u0111\u01b0\u1eddng", when.replace(tzinfo=None), ["a", "b'"])]
     big = list(range(3000))  # over clickhouse-connect's URL limit: sent as multipart form
     assert c.query("SELECT length({xs:Array(UInt32)})", parameters={"xs": big}).result_rows == [
-        (3000,)]
+        (3000,)
+    ]
 
 
 COLUMNS = ["id", "ts", "n", "lc", "u", "d", "arr", "f"]
-DDL = ("CREATE TABLE {t} (id UInt64, ts DateTime64(3, 'Asia/Ho_Chi_Minh'), n Nullable(Int32), "
-       "lc LowCardinality(String), u UUID, d Decimal(18, 4), arr Array(String), f Float64) "
-       "ENGINE = MergeTree ORDER BY id")
+DDL = (
+    "CREATE TABLE {t} (id UInt64, ts DateTime64(3, 'Asia/Ho_Chi_Minh'), n Nullable(Int32), "
+    "lc LowCardinality(String), u UUID, d Decimal(18, 4), arr Array(String), f Float64) "
+    "ENGINE = MergeTree ORDER BY id"
+)
 
 
 def _rows(k: int) -> list[list[object]]:
     base = datetime(2026, 11, 22, 7, 0, tzinfo=ICT)
-    return [[i, base + timedelta(milliseconds=1001 * i), None if i % 3 == 0 else -i,
-             f"lc{i % 4}", uuid.uuid4(), Decimal(i) / 8, [str(i)] * (i % 3), i / 3]
-            for i in range(k)]
+    return [
+        [
+            i,
+            base + timedelta(milliseconds=1001 * i),
+            None if i % 3 == 0 else -i,
+            f"lc{i % 4}",
+            uuid.uuid4(),
+            Decimal(i) / 8,
+            [str(i)] * (i % 3),
+            i / 3,
+        ]
+        for i in range(k)
+    ]
 
 
 @pytest.mark.parametrize("compress", [True, False, "zstd", "gzip", "br"])
@@ -96,20 +116,36 @@ def test_insert_types_round_trip(server: ServerProcess, compress: object) -> Non
 
 def test_column_oriented_insert_and_dedup_token(server: ServerProcess) -> None:
     c = client(server)
-    c.command("CREATE TABLE dedup (a UInt64) ENGINE = MergeTree ORDER BY a "
-              "SETTINGS non_replicated_deduplication_window = 100")
+    c.command(
+        "CREATE TABLE dedup (a UInt64) ENGINE = MergeTree ORDER BY a "
+        "SETTINGS non_replicated_deduplication_window = 100"
+    )
     for _ in range(2):
-        c.insert("dedup", [list(range(10))], column_names=["a"], column_oriented=True,
-                 settings={"insert_deduplication_token": "batch-1"})
-    c.insert("dedup", [list(range(10))], column_names=["a"], column_oriented=True,
-             settings={"insert_deduplication_token": "batch-2"})
+        c.insert(
+            "dedup",
+            [list(range(10))],
+            column_names=["a"],
+            column_oriented=True,
+            settings={"insert_deduplication_token": "batch-1"},
+        )
+    c.insert(
+        "dedup",
+        [list(range(10))],
+        column_names=["a"],
+        column_oriented=True,
+        settings={"insert_deduplication_token": "batch-2"},
+    )
     assert c.command("SELECT count() FROM dedup") == 20
 
 
 def test_errors_carry_the_code(server: ServerProcess) -> None:
     c = client(server)
-    cases = [("SELECT * FROM missing_table", 60), ("SELEC 1", 62),
-             ("SELECT * FROM missing_db.t", 81), ("SELECT throwIf(1, 'boom')", 395)]
+    cases = [
+        ("SELECT * FROM missing_table", 60),
+        ("SELEC 1", 62),
+        ("SELECT * FROM missing_db.t", 81),
+        ("SELECT throwIf(1, 'boom')", 395),
+    ]
     for query, code in cases:
         with pytest.raises(DatabaseError) as err:
             c.query(query)
@@ -168,8 +204,7 @@ def test_settings_file_path_is_not_leaking(server: ServerProcess, tmp_path: Path
     c.command("CREATE TABLE intact (a UInt64) ENGINE = MergeTree ORDER BY a")
     c.insert("intact", [[i] for i in range(100)], column_names=["a"])
     with pytest.raises(DatabaseError):
-        c.insert("intact", [["not a number"]], column_names=["a"],
-                 column_type_names=["String"])
+        c.insert("intact", [["not a number"]], column_names=["a"], column_type_names=["String"])
     with pytest.raises(DatabaseError):
         c.command("SELECT 1", settings={"max_result_rows": "not-a-number"})
     assert c.command("SELECT count() FROM intact") == 100

@@ -36,8 +36,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         assert proc.stop() == 0
 
 
-def fetch(server: ServerProcess, query: str | None = None, body: bytes | None = None,
-          headers: dict[str, str] | None = None, **params: str) -> tuple[int, dict, bytes]:
+def fetch(
+    server: ServerProcess,
+    query: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    **params: str,
+) -> tuple[int, dict, bytes]:
     if query is not None:
         params["query"] = query
     url = f"{server.url}/?{urllib.parse.urlencode(params)}"
@@ -71,8 +76,12 @@ def test_curl_like_queries_and_inserts(server: ServerProcess) -> None:
 
 
 def test_errors_status_header_and_body(server: ServerProcess) -> None:
-    cases = [("SELEC 1", 400, 62), ("SELECT * FROM nope", 404, 60),
-             ("SELECT * FROM nodb.t", 404, 81), ("SELECT throwIf(1)", 500, 395)]
+    cases = [
+        ("SELEC 1", 400, 62),
+        ("SELECT * FROM nope", 404, 60),
+        ("SELECT * FROM nodb.t", 404, 81),
+        ("SELECT throwIf(1)", 500, 395),
+    ]
     for query, status, code in cases:
         got_status, headers, body = fetch(server, body=query.encode())
         assert got_status == status, query
@@ -89,12 +98,14 @@ def test_response_compression_round_trip(server: ServerProcess) -> None:
     q = b"SELECT number FROM numbers(1000) FORMAT TSV"
     _, _, plain = fetch(server, body=q)
     for enc in ("lz4", "zstd", "gzip", "deflate", "br"):
-        status, headers, body = fetch(server, body=q, headers={"Accept-Encoding": enc},
-                                      enable_http_compression="1")
+        status, headers, body = fetch(
+            server, body=q, headers={"Accept-Encoding": enc}, enable_http_compression="1"
+        )
         assert status == 200 and headers["Content-Encoding"] == enc
         assert body != plain
-    status, headers, body = fetch(server, body=lz4.frame.compress(q),
-                                  headers={"Content-Encoding": "lz4"})
+    status, headers, body = fetch(
+        server, body=lz4.frame.compress(q), headers={"Content-Encoding": "lz4"}
+    )
     assert body == plain
 
 
@@ -113,22 +124,26 @@ def raw_exchange(server: ServerProcess, payload: bytes, half_close: bool = False
 
 
 def test_bad_input_never_crashes_or_hangs(server: ServerProcess) -> None:
-    assert fetch(server, body=b"CREATE TABLE bad_in (a UInt64) ENGINE = MergeTree ORDER BY a")[0] \
+    assert (
+        fetch(server, body=b"CREATE TABLE bad_in (a UInt64) ENGINE = MergeTree ORDER BY a")[0]
         == 200
+    )
     assert fetch(server, body=b"INSERT INTO bad_in SELECT number FROM numbers(50)")[0] == 200
     native = fetch(server, body=b"SELECT number AS a FROM numbers(1000) FORMAT Native")[2]
     truncated = b"INSERT INTO bad_in (a) FORMAT Native\n" + native[:-3]
     status, headers, _ = fetch(server, body=truncated)
     assert status == 500 and headers["X-ClickHouse-Exception-Code"] == "33"
-    status, headers, _ = fetch(server, body=b"\x28\xb5\x2f\xfdjunk",
-                               headers={"Content-Encoding": "zstd"})
+    status, headers, _ = fetch(
+        server, body=b"\x28\xb5\x2f\xfdjunk", headers={"Content-Encoding": "zstd"}
+    )
     assert headers["X-ClickHouse-Exception-Code"] == "561"
     status, headers, _ = fetch(server, body=b"x", headers={"Content-Encoding": "snappy"})
     assert headers["X-ClickHouse-Exception-Code"] == "89"
     assert fetch(server, body=bytes(range(256)) * 10)[0] in (400, 500)
     assert b" 400 " in raw_exchange(server, b"GARBAGE\r\n\r\n")[:20]
-    bad_chunks = (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  b"ZZZ\r\nabc\r\n0\r\n\r\n")
+    bad_chunks = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n0\r\n\r\n"
+    )
     assert b" 400 " in raw_exchange(server, bad_chunks)[:20]
     short = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nSELECT"
     raw_exchange(server, short, half_close=True)  # client gives up mid-body
@@ -210,9 +225,20 @@ def test_cli_refuses_a_bad_users_file(tmp_path: Path) -> None:
     users = tmp_path / "users.json"
     users.write_text('{"x": {"readonly": 7}}')
     proc = subprocess.run(
-        [sys.executable, "-m", "devstack.chserver", "--port", "0", "--path",
-         str(tmp_path / "data"), "--users", str(users)],
-        capture_output=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "devstack.chserver",
+            "--port",
+            "0",
+            "--path",
+            str(tmp_path / "data"),
+            "--users",
+            str(users),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert b"readonly must be 0, 1 or 2" in proc.stderr

@@ -42,15 +42,23 @@ def clock() -> Clock:
 def handler(engine: Engine, clock: Clock) -> Handler:
     users = dict(default_users())
     users["ro"] = User("ro", hashlib.sha256(b"pw").hexdigest(), readonly=1)
-    users["ro2"] = User("ro2", hashlib.sha256(b"pw").hexdigest(), readonly=2,
-                        settings={"max_threads": "1"})
+    users["ro2"] = User(
+        "ro2", hashlib.sha256(b"pw").hexdigest(), readonly=2, settings={"max_threads": "1"}
+    )
     return Handler(engine, users, clock=clock)
 
 
-def call(h: Handler, method: str = "POST", body: bytes = b"", path: str = "/",
-         headers: dict[str, str] | None = None, **params: str) -> HttpResponse:
-    return h.handle(HttpRequest(method, path, list(params.items()),
-                                CIMultiDict(headers or {}), body))
+def call(
+    h: Handler,
+    method: str = "POST",
+    body: bytes = b"",
+    path: str = "/",
+    headers: dict[str, str] | None = None,
+    **params: str,
+) -> HttpResponse:
+    return h.handle(
+        HttpRequest(method, path, list(params.items()), CIMultiDict(headers or {}), body)
+    )
 
 
 def ok(resp: HttpResponse) -> bytes:
@@ -95,8 +103,13 @@ def test_inserts_in_all_shapes(handler: Handler) -> None:
     ok(call(handler, body=b'INSERT INTO ins FORMAT JSONEachRow\n{"a":1,"s":"x"}\n'))
     ok(call(handler, query="INSERT INTO ins FORMAT CSV", body=b"2,y\n3,z\n"))
     ok(call(handler, body=b"INSERT INTO ins VALUES (4, 'w')"))
-    native = ok(call(handler, body=b"SELECT toUInt32(number + 10) AS a, toString(number) AS s "
-                                   b"FROM numbers(1000) FORMAT Native"))
+    native = ok(
+        call(
+            handler,
+            body=b"SELECT toUInt32(number + 10) AS a, toString(number) AS s "
+            b"FROM numbers(1000) FORMAT Native",
+        )
+    )
     body = lz4.frame.compress(b"INSERT INTO ins (a, s) FORMAT Native\n" + native)
     resp = call(handler, body=body, headers={"Content-Encoding": "lz4"})
     assert json.loads(ok(resp) or resp.headers["X-ClickHouse-Summary"])["written_rows"] == "1000"
@@ -107,8 +120,9 @@ def test_errors_in_clickhouse_form(handler: Handler) -> None:
     resp = call(handler, body=b"SELEC 1")
     assert resp.status == 400 and resp.headers["X-ClickHouse-Exception-Code"] == "62"
     assert resp.body.startswith(b"Code: 62. DB::Exception: Syntax error")
-    assert resp.body.endswith(b"(SYNTAX_ERROR) (version " + handler.engine.version.encode()
-                              + b" (chdb))\n")
+    assert resp.body.endswith(
+        b"(SYNTAX_ERROR) (version " + handler.engine.version.encode() + b" (chdb))\n"
+    )
     resp = call(handler, body=b"SELECT * FROM no_such_table")
     assert (resp.status, resp.headers["X-ClickHouse-Exception-Code"]) == (404, "60")
     resp = call(handler, body=b"SELECT 1", database="no_such_db")
@@ -118,8 +132,9 @@ def test_errors_in_clickhouse_form(handler: Handler) -> None:
 
 
 def test_authentication(handler: Handler) -> None:
-    resp = call(handler, body=b"SELECT 1", headers={"X-ClickHouse-User": "ro",
-                                                  "X-ClickHouse-Key": "bad"})
+    resp = call(
+        handler, body=b"SELECT 1", headers={"X-ClickHouse-User": "ro", "X-ClickHouse-Key": "bad"}
+    )
     assert (resp.status, resp.headers["X-ClickHouse-Exception-Code"]) == (403, "516")
     assert b"(AUTHENTICATION_FAILED)" in resp.body
     assert call(handler, body=b"SELECT 1", user="ghost").status == 403
@@ -128,8 +143,12 @@ def test_authentication(handler: Handler) -> None:
 
 def test_readonly_user_cannot_write(handler: Handler) -> None:
     ok(call(handler, body=b"CREATE TABLE IF NOT EXISTS rot (a UInt8) ENGINE = Memory"))
-    for stmt in (b"INSERT INTO rot VALUES (1)", b"DROP TABLE rot",
-                 b"INSERT INTO rot FORMAT CSV\n1\n", b"CREATE TABLE x (a UInt8) ENGINE=Memory"):
+    for stmt in (
+        b"INSERT INTO rot VALUES (1)",
+        b"DROP TABLE rot",
+        b"INSERT INTO rot FORMAT CSV\n1\n",
+        b"CREATE TABLE x (a UInt8) ENGINE=Memory",
+    ):
         resp = call(handler, body=stmt, user="ro", password="pw")
         assert (resp.status, resp.headers["X-ClickHouse-Exception-Code"]) == (403, "164"), stmt
     assert ok(call(handler, body=b"SELECT count() FROM rot", user="ro", password="pw")) == b"0\n"
@@ -152,8 +171,10 @@ def test_settings_do_not_leak_between_requests(handler: Handler) -> None:
     default = ok(call(handler, body=q))
     assert ok(call(handler, body=q, max_block_size="1234")) == b"1234\n"
     assert ok(call(handler, body=q)) == default
-    assert ok(call(handler, body=b"SELECT getSetting('max_threads')", user="ro2",
-                   password="pw")) == b"1\n"
+    assert (
+        ok(call(handler, body=b"SELECT getSetting('max_threads')", user="ro2", password="pw"))
+        == b"1\n"
+    )
     resp = call(handler, body=b"SELECT 1", no_such_setting="1")
     assert resp.headers["X-ClickHouse-Exception-Code"] == "115"
 
@@ -193,8 +214,9 @@ def test_response_compression_only_when_asked(handler: Handler) -> None:
     assert ok(off) == plain and "Content-Encoding" not in off.headers
     default_on = call(handler, body=q, headers={"Accept-Encoding": "gzip"})
     assert decompress_body(ok(default_on), default_on.headers["Content-Encoding"]) == plain
-    resp = call(handler, body=q, headers={"Accept-Encoding": "zstd, gzip"},
-                enable_http_compression="1")
+    resp = call(
+        handler, body=q, headers={"Accept-Encoding": "zstd, gzip"}, enable_http_compression="1"
+    )
     assert resp.headers["Content-Encoding"] == "zstd"
     assert decompress_body(ok(resp), "zstd") == plain
 

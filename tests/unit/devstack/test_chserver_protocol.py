@@ -21,13 +21,23 @@ from devstack.chserver.errors import ChError, http_status
 
 
 def test_split_params_sorts_roles() -> None:
-    p = protocol.split_params([
-        ("query", "SELECT 1"), ("database", "antt"), ("session_id", "s1"),
-        ("session_timeout", "30"), ("query_id", "q1"), ("param_x", "5"),
-        ("wait_end_of_query", "1"), ("send_progress_in_http_headers", "1"),
-        ("enable_http_compression", "1"), ("date_time_input_format", "best_effort"),
-        ("max_threads", "2"), ("default_format", "JSON"), ("readonly", "1"),
-    ])
+    p = protocol.split_params(
+        [
+            ("query", "SELECT 1"),
+            ("database", "antt"),
+            ("session_id", "s1"),
+            ("session_timeout", "30"),
+            ("query_id", "q1"),
+            ("param_x", "5"),
+            ("wait_end_of_query", "1"),
+            ("send_progress_in_http_headers", "1"),
+            ("enable_http_compression", "1"),
+            ("date_time_input_format", "best_effort"),
+            ("max_threads", "2"),
+            ("default_format", "JSON"),
+            ("readonly", "1"),
+        ]
+    )
     assert (p.query, p.database, p.session_id, p.query_id) == ("SELECT 1", "antt", "s1", "q1")
     assert p.session_timeout == 30 and p.compress_response and p.readonly == 1
     assert p.default_format == "JSON"
@@ -48,8 +58,11 @@ PAYLOAD = b"INSERT INTO t FORMAT Native\n" + bytes(range(256)) * 100
     ("encoding", "compressed"),
     [
         ("lz4", lz4.frame.compress(PAYLOAD[:1000]) + lz4.frame.compress(PAYLOAD[1000:])),
-        ("zstd", zstandard.ZstdCompressor().compress(PAYLOAD[:999])
-         + zstandard.ZstdCompressor().compress(PAYLOAD[999:])),
+        (
+            "zstd",
+            zstandard.ZstdCompressor().compress(PAYLOAD[:999])
+            + zstandard.ZstdCompressor().compress(PAYLOAD[999:]),
+        ),
         ("gzip", gzip.compress(PAYLOAD)),
         ("deflate", zlib.compress(PAYLOAD)),
         ("br", brotli.compress(PAYLOAD)),
@@ -92,9 +105,9 @@ def test_response_encoding_choice_and_round_trip() -> None:
 def test_multipart_form_fields() -> None:
     boundary = "xYz"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="query"\r\n\r\n'
         "SELECT {a:String}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"param_a\"\r\n\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="param_a"\r\n\r\n'
         "h\u00e9llo\r\n--" + boundary + "--\r\n"
     ).encode()
     fields = protocol.parse_form(body, f"multipart/form-data; boundary={boundary}")
@@ -102,8 +115,9 @@ def test_multipart_form_fields() -> None:
 
 
 def test_multipart_external_data_is_refused() -> None:
-    body = (b"--b\r\nContent-Disposition: form-data; name=\"t\"; filename=\"t.tsv\"\r\n\r\n"
-            b"1\r\n--b--\r\n")
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="t"; filename="t.tsv"\r\n\r\n1\r\n--b--\r\n'
+    )
     with pytest.raises(ChError):
         protocol.parse_form(body, "multipart/form-data; boundary=b")
 
@@ -115,9 +129,12 @@ def test_content_types() -> None:
 
 
 def test_engine_error_text_is_parsed() -> None:
-    err = ChError.from_engine(RuntimeError(
-        "Code: 164. DB::Exception: Code: 164. DB::Exception: Cannot modify 'x' setting in "
-        "readonly mode. (READONLY) (version 26.9.2.1). (READONLY)"))
+    err = ChError.from_engine(
+        RuntimeError(
+            "Code: 164. DB::Exception: Code: 164. DB::Exception: Cannot modify 'x' setting in "
+            "readonly mode. (READONLY) (version 26.9.2.1). (READONLY)"
+        )
+    )
     assert (err.code, err.name, err.status) == (164, "READONLY", 403)
     body = err.body("26.9.2.1").decode()
     assert body.startswith("Code: 164. DB::Exception:")
@@ -134,8 +151,19 @@ def test_engine_error_without_code_or_name() -> None:
 
 @pytest.mark.parametrize(
     ("code", "status"),
-    [(62, 400), (36, 400), (60, 404), (81, 404), (47, 404), (516, 403), (164, 403),
-     (194, 401), (33, 500), (241, 500), (48, 501)],
+    [
+        (62, 400),
+        (36, 400),
+        (60, 404),
+        (81, 404),
+        (47, 404),
+        (516, 403),
+        (164, 403),
+        (194, 401),
+        (33, 500),
+        (241, 500),
+        (48, 501),
+    ],
 )
 def test_status_mapping(code: int, status: int) -> None:
     assert http_status(code) == status
@@ -143,11 +171,18 @@ def test_status_mapping(code: int, status: int) -> None:
 
 def _users_file(tmp_path: Path) -> Path:
     path = tmp_path / "users.json"
-    path.write_text(json.dumps({
-        "writer": {"password_sha256": hashlib.sha256(b"s3cret").hexdigest()},
-        "analyst": {"password_sha256": hashlib.sha256(b"ro").hexdigest(), "readonly": 1,
-                    "settings": {"max_threads": 1, "use_query_cache": True}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "writer": {"password_sha256": hashlib.sha256(b"s3cret").hexdigest()},
+                "analyst": {
+                    "password_sha256": hashlib.sha256(b"ro").hexdigest(),
+                    "readonly": 1,
+                    "settings": {"max_threads": 1, "use_query_cache": True},
+                },
+            }
+        )
+    )
     return path
 
 

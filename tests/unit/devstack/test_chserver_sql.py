@@ -29,32 +29,34 @@ def test_native_insert_first_line_then_binary() -> None:
     assert split is not None
     assert split.statement == "INSERT INTO db.t (`a`, `b`)"
     assert split.fmt == "Native"
-    assert buf[split.data_offset:] == data
+    assert buf[split.data_offset :] == data
 
 
 def test_insert_data_on_same_line_and_crlf() -> None:
     buf = b'INSERT INTO t FORMAT JSONEachRow {"a": 1}'
     split = split_insert(buf)
-    assert split is not None and buf[split.data_offset:] == b'{"a": 1}'
+    assert split is not None and buf[split.data_offset :] == b'{"a": 1}'
     buf = b"INSERT INTO t FORMAT CSV\r\n1,2\n"
     split = split_insert(buf)
-    assert split is not None and buf[split.data_offset:] == b"1,2\n"
+    assert split is not None and buf[split.data_offset :] == b"1,2\n"
 
 
 def test_only_one_line_feed_is_skipped() -> None:
     buf = b"INSERT INTO t FORMAT TabSeparated\n\nx\n"
     split = split_insert(buf)
-    assert split is not None and buf[split.data_offset:] == b"\nx\n"
+    assert split is not None and buf[split.data_offset :] == b"\nx\n"
 
 
 def test_insert_with_settings_comments_and_quoted_names() -> None:
-    buf = (b"/* c */ insert into `weird FORMAT` (\"format\", x) -- FORMAT CSV\n"
-           b"SETTINGS async_insert=0 format Native\nDATA")
+    buf = (
+        b'/* c */ insert into `weird FORMAT` ("format", x) -- FORMAT CSV\n'
+        b"SETTINGS async_insert=0 format Native\nDATA"
+    )
     split = split_insert(buf)
     assert split is not None
     assert split.fmt == "Native"
     assert split.statement.endswith("SETTINGS async_insert=0")
-    assert buf[split.data_offset:] == b"DATA"
+    assert buf[split.data_offset :] == b"DATA"
 
 
 @pytest.mark.parametrize(
@@ -82,7 +84,7 @@ def test_format_without_name_is_a_syntax_error() -> None:
 def test_data_is_never_parsed(data: bytes) -> None:
     buf = b"INSERT INTO t (a) FORMAT RowBinary\n" + data
     split = split_insert(buf)
-    assert split is not None and buf[split.data_offset:] == data
+    assert split is not None and buf[split.data_offset :] == data
 
 
 def test_first_keyword_skips_comments() -> None:
@@ -106,7 +108,10 @@ def test_with_readonly_appends_a_settings_clause() -> None:
 
 def test_parse_set() -> None:
     assert parse_set("SET a = 1, b = 'it''s', c = DEFAULT, d = true;") == [
-        ("a", "1"), ("b", "it's"), ("c", None), ("d", "true"),
+        ("a", "1"),
+        ("b", "it's"),
+        ("c", None),
+        ("d", "true"),
     ]
     assert parse_set(r"SET tz = 'Asia\/Ho'") == [("tz", "Asia/Ho")]
     for bad in ("SET", "SET a", "SET a = 1 b = 2", "SELECT 1"):
