@@ -218,3 +218,18 @@ def test_huge_integers_spoil_only_their_event() -> None:
     report = validate_batch(blob, now=NOW)
     assert [str(e.event_id) for e in report.valid] == [good["event_id"]]
     assert reasons(report) == [(1, "count")]
+
+
+def test_garbage_collector_state_is_restored() -> None:
+    import gc
+
+    assert gc.isenabled()
+    check(*_batch(5))
+    check({"event_type": "nope"})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check(*_batch(5))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
