@@ -68,7 +68,7 @@ class Handler:
         trivial = ping_response(req)
         if trivial is not None:
             return trivial
-        query_id = str(uuid.uuid4())
+        query_id = next((v for k, v in req.query if k == "query_id" and v), str(uuid.uuid4()))
         try:
             if req.path != "/":
                 raise ChError.make(BAD_ARGUMENTS, f"There is no handle {req.path}")
@@ -181,7 +181,7 @@ class Handler:
         readonly = ctx.session.readonly
         for name, value in changes:
             if name == "readonly":
-                readonly = int(value or 0)
+                readonly = _readonly_level(value)
             elif value is None:
                 updated.pop(name, None)
             else:
@@ -232,6 +232,12 @@ class Handler:
         if ctx.params.compress_response is not None:
             return ctx.params.compress_response
         return self._settings(ctx).get("enable_http_compression", "1").lower() in ("1", "true")
+
+
+def _readonly_level(value: str | None) -> int:
+    if value in (None, "0", "1", "2"):
+        return int(value or 0)
+    raise ChError.make(BAD_ARGUMENTS, f"readonly must be 0, 1 or 2, not {value!r}")
 
 
 def ping_response(req: HttpRequest) -> HttpResponse | None:

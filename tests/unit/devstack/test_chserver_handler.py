@@ -205,6 +205,12 @@ def test_session_set_and_use(handler: Handler, clock: Clock) -> None:
     assert ok(call(handler, body=q, session_id="s1")).endswith(b"\tdefault\n")
     resp = call(handler, body=b"SET nonsense_setting = 1", session_id="s3")
     assert resp.headers["X-ClickHouse-Exception-Code"] == "115"
+    resp = call(handler, body=b"SET readonly = 'x'", session_id="s3", query_id="q-7")
+    assert resp.headers["X-ClickHouse-Exception-Code"] == "36"
+    assert resp.headers["X-ClickHouse-Query-Id"] == "q-7"
+    ok(call(handler, body=b"SET readonly = 1", session_id="s3"))
+    resp = call(handler, body=b"CREATE TABLE s3t (a UInt8) ENGINE = Memory", session_id="s3")
+    assert resp.headers["X-ClickHouse-Exception-Code"] == "164"
 
 
 def test_response_compression_only_when_asked(handler: Handler) -> None:
