@@ -149,6 +149,10 @@ class Browser:
                 raise TimeoutError(f"browser condition not met in {timeout} s: {script[:120]}")
             time.sleep(every)
 
+    def resize(self, width: int, height: int) -> None:
+        """Resize the window (the viewport follows in headless mode)."""
+        self._cmd("POST", "/window/rect", {"width": width, "height": height})
+
     def console(self) -> list[dict[str, Any]]:
         """Browser console entries since the last call (level, message, timestamp)."""
         return list(self._cmd("POST", "/se/log", {"type": "browser"}) or [])

@@ -66,9 +66,11 @@ var Fmt = (function () {
     return p[2] + "/" + p[1];
   }
 
-  /* Colour class of a rate against its target: good, warn, bad or none. */
-  function rateClass(target, v) {
+  /* Colour class of a rate against its target: good, warn, bad or none (no target for the
+     period, or no rate). */
+  function rateClass(target, v, period) {
     if (v === null || v === undefined || !target) { return "none"; }
+    if (target.periods && target.periods.indexOf(period) < 0) { return "none"; }
     if (v >= target.target) { return "good"; }
     if (v >= target.target - target.warn_margin) { return "warn"; }
     return "bad";

@@ -56,7 +56,9 @@
     return Fmt.count(S.lang, v);
   }
 
-  function rateCls(id, v) { return "rate-" + Fmt.rateClass(S.cfg.targets[id], v); }
+  function rateCls(id, v, period) {
+    return "rate-" + Fmt.rateClass(S.cfg.targets[id], v, period);
+  }
 
   function periodRange(period) {
     var p = S.snap && S.snap.periods && S.snap.periods[period];
@@ -84,8 +86,9 @@
     }
     var kind = c.kind === "backlog" ? "count" : c.kind;
     if (c.kind === "money") { cls = "money"; }
-    var c1 = c.kind === "rate" ? rateCls(c.id, first) : cls;
-    var c2 = c.kind === "rate" ? rateCls(c.id, second) : "";
+    var c1 = c.kind === "rate" ? rateCls(c.id, first, "today") : cls;
+    var c2 = c.kind === "rate" ? rateCls(c.id, second, "stat_month")
+      : c.kind === "money" ? "money" : "";
     var target = c.kind === "rate" && S.cfg.targets[c.id]
       ? '<div class="target">' + tr.target + " " + Fmt.rate(S.lang, S.cfg.targets[c.id].target) +
         "</div>" : "";
@@ -138,7 +141,7 @@
       ">" + COLUMNS.map(function (c) {
         var v = cellValue(unit, c, S.period);
         var cls = c.kind === "text" ? "text" : "num";
-        if (c.kind === "rate") { cls += " " + rateCls(c.id, v); }
+        if (c.kind === "rate") { cls += " " + rateCls(c.id, v, S.period); }
         if (c.kind === "backlog" && v > 0) { cls += " alert"; }
         return '<td data-col="' + c.id + '" data-value="' + esc(v === null || v === undefined ? "" : v) +
           '" class="' + cls + '">' + show(c.kind, v) + "</td>";

@@ -39,7 +39,8 @@ return {cards: cards, rows: rows, updates: +(document.body.dataset.updates || 0)
         state: fresh.dataset.state, scope: document.getElementById('scope-name').textContent,
         banner: !document.getElementById('banner').hidden,
         bannerText: document.getElementById('banner').textContent,
-        asOf: document.getElementById('as-of').getAttribute('datetime')};
+        asOf: document.getElementById('as-of').getAttribute('datetime'),
+        period: document.querySelector('#period-switch .on').dataset.period};
 """
 
 
@@ -50,8 +51,8 @@ def num(value: Any) -> float | None:
     return float(value)
 
 
-def expected_page(api: dict[str, Any]) -> dict[str, Any]:
-    """What the page must show for a live API document (table period: today)."""
+def expected_page(api: dict[str, Any], period: str) -> dict[str, Any]:
+    """What the page must show for a live API document (``period``: the table's)."""
     cards: dict[str, dict[str, float | None]] = {
         fig: {p: num(api["periods"][p]["figures"][fig]) for p in ("today", "stat_month")}
         for fig in CARD_FIGURES
@@ -59,7 +60,7 @@ def expected_page(api: dict[str, Any]) -> dict[str, Any]:
     cards["overdue"] = {"now": num(api["backlog"]["overdue"]), "open": num(api["backlog"]["open"])}
     rows = {
         child["code"]: {
-            **{f: num(child["periods"]["today"]["figures"][f]) for f in ROW_FIGURES},
+            **{f: num(child["periods"][period]["figures"][f]) for f in ROW_FIGURES},
             "overdue": num(child["backlog"]["overdue"]),
         }
         for child in api["children"]
@@ -80,10 +81,10 @@ def wait_page_matches_api(browser: Browser, api_url: str, timeout: float = 20.0)
     while True:
         api = get_json(api_url)
         page = browser.run(READ_PAGE)
-        if shown(page) == expected_page(api):
+        if shown(page) == expected_page(api, page["period"]):
             return api
         if time.monotonic() > deadline:
-            assert shown(page) == expected_page(api)
+            assert shown(page) == expected_page(api, page["period"])
         time.sleep(0.3)
 
 
@@ -140,6 +141,30 @@ def test_figures_change_while_events_flow_and_match_the_api(
     api = wait_page_matches_api(browser, worker.url + "/api/v1/live/national", timeout=30)
     assert api["periods"]["today"]["figures"]["received"] >= during > received0
     assert severe(browser.console()) == []
+
+
+COLUMN_VALUES = """
+return Array.from(document.querySelectorAll('#units-body td[data-col="' + arguments[0] + '"]'))
+  .map(td => td.dataset.value === '' ? null : +td.dataset.value);
+"""
+
+
+def test_table_sorts_switches_period_and_language(worker: Worker, browser: Browser) -> None:
+    browser.run("document.querySelector('#units-head th[data-col=received]').click()")
+    values = browser.run(COLUMN_VALUES, "received")
+    assert len(values) == 34 and values == sorted(values, reverse=True) and values[0] > 0
+    browser.run("document.querySelector('#units-head th[data-col=received]').click()")
+    assert browser.run(COLUMN_VALUES, "received") == sorted(values)
+
+    browser.run("document.querySelector('#period-switch [data-period=today]').click()")
+    wait_page_matches_api(browser, worker.url + "/api/v1/live/national")
+    assert browser.run(READ_PAGE)["period"] == "today"
+
+    browser.run("document.getElementById('lang').click()")
+    browser.wait_for("return document.documentElement.lang === 'en' && "
+                     "document.getElementById('scope-name').textContent === 'Nationwide'")
+    browser.run("document.getElementById('lang').click()")
+    browser.wait_for("return document.getElementById('scope-name').textContent === 'Toàn quốc'")
 
 
 def test_drill_down_to_a_province_and_back(worker: Worker, browser: Browser) -> None:

@@ -64,7 +64,9 @@ def test_targets_are_fractions_with_margins() -> None:
     assert set(targets) == {"resolution_rate", "on_time_rate", "clearance_rate"}
     for target in targets.values():
         assert 0 < target["target"] <= 1
+        assert set(target["periods"]) <= {"today", "stat_month", "month", "ytd"}
         assert 0 <= target["warn_margin"] < target["target"]
     fresh = CONFIG["freshness"]
     assert fresh["disconnected_after_s"] >= 2, "must survive one missed push"
     assert fresh["stale_event_age_s"] > fresh["disconnected_after_s"]
+    assert CONFIG["default_table_period"] in {"today", "stat_month", "month", "ytd"}
