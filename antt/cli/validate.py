@@ -8,6 +8,7 @@ the gateway use. Exit status: 0 all valid, 1 some invalid, 2 the file could not 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,21 +68,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     now = args.now or datetime.now(UTC)
     tally = Tally()
-    for record, locate in _records(data):
-        report = validate_batch(
-            record,
-            now=now,
-            expected_province=args.province,
-            future_tolerance_s=settings.future_tolerance_s,
-            max_events=sys.maxsize,  # a file is not a Kafka record: no batch size limit
-        )
-        tally.events += len(report.valid) + len(report.rejected)
-        tally.valid += len(report.valid)
-        tally.invalid += len(report.rejected)
-        if not args.quiet:
-            for rejection in report.rejected:
-                _print_rejection(sys.stdout, rejection, locate(rejection.index), args.json)
-    _print_summary(sys.stdout, tally, args.json)
+    try:
+        for record, locate in _records(data):
+            report = validate_batch(
+                record,
+                now=now,
+                expected_province=args.province,
+                future_tolerance_s=settings.future_tolerance_s,
+                max_events=sys.maxsize,  # a file is not a Kafka record: no batch size limit
+            )
+            tally.events += len(report.valid) + len(report.rejected)
+            tally.valid += len(report.valid)
+            tally.invalid += len(report.rejected)
+            if not args.quiet:
+                for rejection in report.rejected:
+                    _print_rejection(sys.stdout, rejection, locate(rejection.index), args.json)
+        _print_summary(sys.stdout, tally, args.json)
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly
+        sys.stdout = open(os.devnull, "w")  # the interpreter flushes at exit
+        return 1
     return 1 if tally.invalid else 0
 
 
