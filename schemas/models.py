@@ -80,6 +80,7 @@ class EventBase(BaseModel):
     model_config = _FROZEN
 
     event_id: UUID = Field(description="sender-assigned UUID; the idempotency key")
+    event_type: str = Field(description="which event; each subclass narrows it to one value")
     schema_version: Annotated[
         int, Field(strict=True, ge=1, le=1, json_schema_extra={"const": 1})
     ] = Field(description="contract version, always 1 for v1")
