@@ -22,6 +22,11 @@ from devstack.chserver.sessions import Session, Sessions
 logger = logging.getLogger(__name__)
 
 _OK_PATHS = ("/ping", "/replicas_status")
+# Statements that produce a result set (ClickHouse then reports X-ClickHouse-Format, and
+# clickhouse-connect's command() returns text instead of a QuerySummary).
+_RESULT_KEYWORDS = frozenset(
+    {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "CHECK", "VALUES", ""}
+)
 
 
 @dataclass
@@ -125,13 +130,14 @@ class Handler:
     def _settings(self, ctx: _Context, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**ctx.user.settings, **ctx.session.settings, **ctx.params.settings, **(extra or {})}
 
-    def _execute(self, ctx: _Context, buf: bytes, req: HttpRequest) -> tuple[Outcome, str]:
+    def _execute(self, ctx: _Context, buf: bytes, req: HttpRequest) -> tuple[Outcome, str | None]:
+        """Run the request's statement; the format is None for statements without a result."""
         split = sql.split_insert(buf)
         if split is not None:
             self._refuse_write(ctx)
             self.engine.prepare(self._settings(ctx), self._database(ctx))
             data = memoryview(buf)[split.data_offset :]
-            return self.engine.insert(split.statement, split.fmt, data), split.fmt
+            return self.engine.insert(split.statement, split.fmt, data), None
         try:
             text = buf.decode("utf-8")
         except UnicodeDecodeError:
@@ -143,9 +149,9 @@ class Handler:
         if keyword != "INSERT" and sql.is_multi_statement(text):  # (INSERT data is not SQL)
             raise ChError.make(SYNTAX_ERROR, "Syntax error (Multi-statements are not allowed)")
         if keyword == "SET":
-            return self._set(ctx, text), default_fmt
+            return self._set(ctx, text), None
         if keyword == "USE":
-            return self._use(ctx, text), default_fmt
+            return self._use(ctx, text), None
         if ctx.readonly and self.engine.query_class(text) not in ("read", "unknown"):
             self._refuse_write(ctx)
         self.engine.prepare(self._settings(ctx), self._database(ctx))
@@ -153,8 +159,9 @@ class Handler:
         run = sql.with_readonly(text, enforced) if enforced else text
         outcome = self.engine.query(run, default_fmt, ctx.params.query_params)
         if keyword == "INSERT":
-            return outcome, default_fmt
-        return outcome, sql.output_format(text, self.engine.output_formats) or default_fmt
+            return outcome, None
+        named = sql.output_format(text, self.engine.output_formats)
+        return outcome, named or (default_fmt if keyword in _RESULT_KEYWORDS else None)
 
     def _database(self, ctx: _Context) -> str | None:
         return ctx.params.database or ctx.database_header or ctx.session.database
@@ -199,17 +206,18 @@ class Handler:
         return Outcome(b"")
 
     def _success(
-        self, outcome: Outcome, fmt: str, ctx: _Context, req: HttpRequest, query_id: str
+        self, outcome: Outcome, fmt: str | None, ctx: _Context, req: HttpRequest, query_id: str
     ) -> HttpResponse:
         tz = self._settings(ctx).get("session_timezone") or self.engine.timezone
         headers = {
-            "Content-Type": protocol.content_type(fmt),
+            "Content-Type": protocol.content_type(fmt) if fmt else "text/plain; charset=UTF-8",
             "X-ClickHouse-Query-Id": query_id,
-            "X-ClickHouse-Format": fmt,
             "X-ClickHouse-Timezone": tz,
             "X-ClickHouse-Server-Display-Name": "chserver",
             "X-ClickHouse-Summary": json.dumps(outcome.summary(), separators=(",", ":")),
         }
+        if fmt:
+            headers["X-ClickHouse-Format"] = fmt
         body = outcome.body
         encoding = protocol.choose_encoding(req.headers.get("Accept-Encoding"))
         if body and encoding and self._compression_enabled(ctx):

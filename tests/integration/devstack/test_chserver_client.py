@@ -57,6 +57,11 @@ def test_handshake_command_and_query(server: ServerProcess) -> None:
     assert result.column_names == ("number", "s")
     assert result.result_rows == [(0, "0"), (1, "1"), (2, "2")]
     assert c.ping()
+    assert c.command("SELECT 1 WHERE 0") == ""  # a result, empty
+    summary = c.command("CREATE TABLE cmd_t (a UInt8) ENGINE = MergeTree ORDER BY a")
+    assert not isinstance(summary, str)  # DDL: a QuerySummary, as with a real server
+    written = c.command("INSERT INTO cmd_t SELECT number FROM numbers(7)")
+    assert written.written_rows == 7
 
 
 def test_query_parameters(server: ServerProcess) -> None:
