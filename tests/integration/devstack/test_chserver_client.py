@@ -213,3 +213,23 @@ def test_settings_file_path_is_not_leaking(server: ServerProcess, tmp_path: Path
     with pytest.raises(DatabaseError):
         c.command("SELECT 1", settings={"max_result_rows": "not-a-number"})
     assert c.command("SELECT count() FROM intact") == 100
+
+
+async def test_async_client(server: ServerProcess) -> None:
+    c = await clickhouse_connect.get_async_client(host=server.host, port=server.port)
+    try:
+        await c.command(
+            "CREATE TABLE async_t (a UInt32, s LowCardinality(String)) "
+            "ENGINE = MergeTree ORDER BY a"
+        )
+        summary = await c.insert(
+            "async_t", [[i, f"s{i % 3}"] for i in range(5000)], column_names=["a", "s"]
+        )
+        assert summary.written_rows == 5000
+        result = await c.query("SELECT s, count() FROM async_t GROUP BY s ORDER BY s")
+        assert result.result_rows == [("s0", 1667), ("s1", 1667), ("s2", 1666)]
+        with pytest.raises(DatabaseError) as err:
+            await c.query("SELECT * FROM async_missing")
+        assert err.value.code == 60
+    finally:
+        await c.close()
