@@ -187,6 +187,12 @@ class Gateway:
                             headers={"Content-Type": self.metrics.content_type})
 
 
+async def openapi_view(request: web.Request) -> web.Response:
+    from ingest.openapi import document_json
+
+    return web.Response(body=document_json(), content_type="application/json")
+
+
 def build_app(
     settings: Settings,
     *,
@@ -211,6 +217,7 @@ def build_app(
     app.router.add_post(EVENTS_PATH, gateway.post_events)
     app.router.add_get("/healthz", gateway.healthz)
     app.router.add_get("/metrics", gateway.metrics_view)
+    app.router.add_get("/openapi.json", openapi_view)
 
     async def _close(_: web.Application) -> None:
         await gateway.producer.close()
