@@ -34,6 +34,8 @@ COMMUNES: frozenset[str] = frozenset(_COMMUNE_NAMES)
 """All 3,321 commune-level unit codes (communes, wards, special zones)."""
 COMMUNE_PROVINCE = MappingProxyType(_COMMUNE_PROVINCE)
 """commune code -> province code (2025 regime)."""
+province_or_none = _COMMUNE_PROVINCE.get
+"""``province_or_none(commune_code)``: the 2025 province, or ``None`` (a bare dict lookup)."""
 
 _COMMUNES_OF: dict[str, list[str]] = {code: [] for code in PROVINCES}
 for _commune, _province in sorted(_COMMUNE_PROVINCE.items()):

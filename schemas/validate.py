@@ -21,7 +21,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from schemas import legacy, units
-from schemas.enums import CodeRegime
+from schemas.enums import CodeRegime, Decision
 from schemas.models import Event, EventBase, ReportResolved, rule_violation
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,9 @@ def validate_batch(
         return ValidationReport([], [data])
     limit = now + timedelta(seconds=future_tolerance_s)
     with _gc_paused():
-        events, indices, rejected = _validate(data, limit, max_events)
+        events, indices, rejected, plain = _validate(data, limit, max_events, expected_province)
+    if plain:  # every event is a 2025 event of the expected province
+        return ValidationReport(events, rejected)
     if any(e.code_regime is not CodeRegime.R2025 for e in events):
         events = [_to_2025(e) for e in events]
     if expected_province is not None and any(e.province_code != expected_province for e in events):
@@ -135,37 +137,56 @@ def _as_bytes(raw: Any) -> bytes | Rejection:
     raise TypeError(f"cannot validate a {type(raw).__name__}")
 
 
-def _validate(data: bytes, limit: datetime, max_events: int) -> _Outcome:
+def _validate(
+    data: bytes, limit: datetime, max_events: int, key: str | None
+) -> tuple[list[EventBase], list[int] | None, list[Rejection], bool]:
+    """(valid, their indices, rejections, plain): ``plain`` means no post-processing needed."""
     array = data.lstrip()[:1] == b"["
     try:
         events = _LIST.validate_json(data) if array else [_ONE.validate_json(data)]
     except ValidationError as exc:
-        return _recover(data, exc, array, limit, max_events)
+        return (*_recover(data, exc, array, limit, max_events), False)
     if len(events) > max_events:
-        return [], None, [_oversized(len(events), max_events, data)]
-    if _all_rules_hold(events, limit):
-        return events, None, []
+        return [], None, [_oversized(len(events), max_events, data)], True
+    state = _scan(events, limit, key)
+    if state is not _BROKEN:
+        return events, None, [], state is _PLAIN
     items = _parse_items(data)
-    return _apply_rules(events, list(range(len(events))), items, limit)
+    return (*_apply_rules(events, list(range(len(events))), items, limit), False)
 
 
-def _all_rules_hold(events: list[EventBase], limit: datetime) -> bool:
-    """Cross-field rules for a whole batch; the common case is a few dict/compare ops."""
-    owner = units.COMMUNE_PROVINCE.get
-    r2025 = CodeRegime.R2025
+_PLAIN, _NOT_PLAIN, _BROKEN = "plain", "not plain", "broken"
+
+
+def _scan(events: list[EventBase], limit: datetime, key: str | None) -> str:
+    """Cross-field rules over a whole batch; the common case is a few compare/dict operations.
+
+    ``_PLAIN``: all rules hold, and every event is a 2025 event of province ``key`` (if given);
+    ``_NOT_PLAIN``: all rules hold, but there is a legacy event or one of another province;
+    ``_BROKEN``: some event breaks a rule.
+    """
+    owner = units.province_or_none
+    r2025, suspend, resolved = CodeRegime.R2025, Decision.SUSPEND, ReportResolved
+    state = _PLAIN
     for e in events:
+        province = e.province_code
         if (
             e.occurred_at <= e.recorded_at <= limit
             and e.code_regime is r2025
-            and owner(e.commune_code) == e.province_code
+            and owner(e.commune_code) == province
+            and (key is None or province == key)
             and e.corrects_event_id is None
             and e.legacy_commune_code is None
-            and type(e) is not ReportResolved
+            and (
+                type(e) is not resolved
+                or (e.decision is suspend) is (e.suspension_reason is not None)  # type: ignore[attr-defined]
+            )
         ):
             continue
         if rule_violation(e, limit) is not None:
-            return False
-    return True
+            return _BROKEN
+        state = _NOT_PLAIN
+    return state
 
 
 def _apply_rules(
