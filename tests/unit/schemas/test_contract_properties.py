@@ -229,3 +229,26 @@ def test_mutated_events_fail_with_a_reason(
     assert rejection.index == 1
     assert rejection.reason
     assert rejection.path == path or f"{path}:" in rejection.reason, (rejection, path)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(valid_events(), st.one_of(st.none(), st.sampled_from(MUTATIONS))),
+        min_size=1,
+        max_size=30,
+    ),
+    st.data(),
+)
+def test_a_batch_judges_each_event_as_if_it_were_alone(
+    pairs: list[tuple[dict[str, Any], Any]], data: st.DataObject
+) -> None:
+    events = [e if mutate is None else mutate(e, data.draw)[0] for e, mutate in pairs]
+    batch = _validate(*events)
+    alone = [_validate(e) for e in events]
+    assert [str(e.event_id) for e in batch.valid] == [
+        str(a.valid[0].event_id) for a in alone if a.valid
+    ]
+    assert [(r.index, r.path, r.reason) for r in batch.rejected] == [
+        (i, a.rejected[0].path, a.rejected[0].reason) for i, a in enumerate(alone) if a.rejected
+    ]
