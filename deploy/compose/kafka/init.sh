@@ -2,8 +2,8 @@
 # One-shot job of the compose stack: SCRAM users, topics and ACLs. Idempotent: run it again
 # after changing deploy/topics.yaml (topics are created, never shrunk; see docs/operations.md).
 # The topic lines below must agree with deploy/topics.yaml (tests/unit/deploy checks it).
-# Env: KAFKA_ADMIN_PASSWORD, ANTT_WORKER_KAFKA_PASSWORD, ANTT_SINK_KAFKA_PASSWORD,
-#      ANTT_GATEWAY_KAFKA_PASSWORD, ANTT_PRODUCER_KAFKA_PASSWORD, MONITOR_KAFKA_PASSWORD.
+# Env: KAFKA_ADMIN_PASSWORD, KAFKA_WORKER_PASSWORD, KAFKA_SINK_PASSWORD,
+#      KAFKA_GATEWAY_PASSWORD, KAFKA_PRODUCER_PASSWORD, KAFKA_MONITOR_PASSWORD.
 set -eu
 BIN=/opt/kafka/bin
 BOOT=kafka-1:9092,kafka-2:9092,kafka-3:9092
@@ -38,11 +38,11 @@ acl() {  # principal operation resource-args...
     --allow-principal "User:$principal" --operation "$operation" "$@"
 }
 
-scram_user antt-worker "$ANTT_WORKER_KAFKA_PASSWORD"
-scram_user antt-sink "$ANTT_SINK_KAFKA_PASSWORD"
-scram_user antt-gateway "$ANTT_GATEWAY_KAFKA_PASSWORD"
-scram_user antt-producer "$ANTT_PRODUCER_KAFKA_PASSWORD"
-scram_user antt-monitor "$MONITOR_KAFKA_PASSWORD"
+scram_user antt-worker "$KAFKA_WORKER_PASSWORD"
+scram_user antt-sink "$KAFKA_SINK_PASSWORD"
+scram_user antt-gateway "$KAFKA_GATEWAY_PASSWORD"
+scram_user antt-producer "$KAFKA_PRODUCER_PASSWORD"
+scram_user antt-monitor "$KAFKA_MONITOR_PASSWORD"
 
 topic antt.events.v1 12 3 min.insync.replicas=2 cleanup.policy=delete retention.ms=7776000000 max.message.bytes=4194304 compression.type=producer unclean.leader.election.enable=false
 topic antt.events.dlq.v1 3 3 min.insync.replicas=2 cleanup.policy=delete retention.ms=2592000000 max.message.bytes=4194304 compression.type=producer unclean.leader.election.enable=false

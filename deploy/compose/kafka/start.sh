@@ -55,6 +55,15 @@ replica.fetch.max.bytes=4194304
 group.initial.rebalance.delay.ms=3000
 PROPS
 
+# Client settings for the container's own health check and for operators (docker compose exec).
+cat > /tmp/client.properties <<PROPS
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${KAFKA_ADMIN_PASSWORD}";
+ssl.truststore.type=PEM
+ssl.truststore.location=${TLS}/ca.pem
+PROPS
+
 if [ ! -f "$DATA/meta.properties" ]; then
   /opt/kafka/bin/kafka-storage.sh format --config "$CONF" --cluster-id "$KAFKA_CLUSTER_ID" \
     --add-scram "SCRAM-SHA-512=[name=admin,password=${KAFKA_ADMIN_PASSWORD}]" --ignore-formatted
