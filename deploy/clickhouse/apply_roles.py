@@ -22,26 +22,30 @@ import sys
 from pathlib import Path
 
 from antt.settings import Settings, load_settings
-from sinks.cluster import split_statements, to_cluster
+from sinks.cluster import split_statements, to_cluster, tokenize
 
 log = logging.getLogger("apply_roles")
 
-_CREATE_USER = re.compile(r"^\s*CREATE\s+USER\b", re.I)
-_GRANT_ROLE = re.compile(r"^\s*GRANT\s+[\w, ]+\s+TO\s+[\w, ]+$", re.I)  # GRANT role TO user
 
 
 def role_statements(sql: str, cluster: str | None) -> list[str]:
     """The statements of roles.sql to run, example users left out, in cluster form if asked."""
     out: list[str] = []
     for statement in split_statements(sql):
-        if _CREATE_USER.match(statement) or (
-            _GRANT_ROLE.match(statement) and " ON " not in statement.upper()
-        ):
+        if _is_example_user(statement):
             continue
         out += to_cluster(statement, cluster) if cluster else [statement]
     if cluster:
         out.append("GRANT CLUSTER ON *.* TO antt_migrator")
     return out
+
+
+def _is_example_user(statement: str) -> bool:
+    """``CREATE USER ...`` or ``GRANT role TO user`` (a grant without ON): left to --user."""
+    words = [t.upper for t in tokenize(statement)]  # comments are not tokens
+    if words[:2] == ["CREATE", "USER"]:
+        return True
+    return words[:1] == ["GRANT"] and "ON" not in words
 
 
 def user_statements(spec: str) -> list[str]:
