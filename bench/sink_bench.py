@@ -1,0 +1,180 @@
+"""Sink throughput into the local ClickHouse, end to end and stage by stage.
+
+    python bench/sink_bench.py            # 1,000,000 events
+    python bench/sink_bench.py --quick    # 200,000 events
+
+Starts a private Tansu broker and local ClickHouse server, produces the events as Kafka
+records of 1,000 events (4 partitions), then measures:
+
+1. end to end: ``antt sink`` (validate, batch, dedup lookup, insert with token, read-back
+   check, commit) from the first record fetched to the last offset committed;
+2. the ClickHouse write path alone (``Writer.write`` on validated batches of 50,000);
+3. the bare insert (one tokened insert per batch, no lookup, no read-back);
+4. validation alone (``schemas.validate_batch`` on the same records).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import orjson  # noqa: E402
+
+from bench._local import conditions, local_stack  # noqa: E402
+
+PER_RECORD = 1000
+BATCH = 50_000
+
+
+def make_records(total: int, now: datetime) -> list[tuple[bytes, bytes]]:
+    """(key, value) records of PER_RECORD events of one province, recent and valid."""
+    from schemas import units
+    from schemas.examples import make_event
+
+    types = ["report_received"] * 3 + ["report_triaged", "report_resolved", "offence_cleared",
+                                       "deadline_extended", "admin_violation_sanctioned"]
+    templates = {t: make_event(t) for t in types}
+    provinces = list(units.PROVINCES)
+    records = []
+    for r in range(total // PER_RECORD):
+        province = provinces[r % len(provinces)]
+        communes = units.communes_of(province)
+        events = []
+        for i in range(PER_RECORD):
+            n = r * PER_RECORD + i
+            at = now - timedelta(seconds=60 + n % 170_000)
+            event = dict(templates[types[n % len(types)]])
+            event.update(event_id=str(uuid.uuid4()), incident_id=f"inc-bench-{n // 4:012d}",
+                         province_code=province, commune_code=communes[n % len(communes)],
+                         occurred_at=at.isoformat(), recorded_at=at.isoformat())
+            events.append(event)
+        records.append((province.encode(), orjson.dumps(events)))
+    return records
+
+
+async def produce(settings, records) -> None:  # noqa: ANN001
+    from aiokafka import AIOKafkaProducer
+
+    from antt.kafka import client_config
+
+    producer = AIOKafkaProducer(**client_config(settings), acks="all", linger_ms=20,
+                                max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(settings.events_topic, v, key=k) for k, v in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def end_to_end(settings, total: int) -> float:  # noqa: ANN001
+    from sinks.service import build_sink
+
+    sink = build_sink(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sink.run(stop))
+    started = None
+    while sink.stats.inserted < total:
+        if started is None and sink.stats.records:
+            started = time.perf_counter()
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    seconds = time.perf_counter() - (started or time.perf_counter())
+    stop.set()
+    await task
+    print(f"  stats: {sink.stats}")
+    return seconds
+
+
+def validated_batches(records, settings):  # noqa: ANN001, ANN201
+    from schemas.validate import validate_batch
+    from sinks.rows import Batch
+
+    now = datetime.now(UTC)
+    batches, batch = [], None
+    for offset, (_key, value) in enumerate(records):
+        if batch is None:
+            batch = Batch(settings.events_topic, 0, offset, offset)
+        for event in validate_batch(value, now=now).valid:
+            batch.add(event.__dict__, offset)
+        if len(batch.events) >= BATCH:
+            batches.append(batch)
+            batch = None
+    if batch is not None:
+        batches.append(batch)
+    return batches
+
+
+def timed_writes(settings, batches, full: bool) -> float:  # noqa: ANN001
+    from sinks.client import make_client
+    from sinks.service import prepare_database
+    from sinks.writer import Writer
+
+    prepare_database(settings)
+    client = make_client(settings, database=settings.clickhouse_database)
+    writer = Writer(client, settings, verify=full)
+    started = time.perf_counter()
+    for batch in batches:
+        if full:
+            writer.write(batch)
+        else:
+            writer._insert(batch, 0, len(batch.events), [])
+    seconds = time.perf_counter() - started
+    client.close()
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="200,000 events instead of 1M")
+    parser.add_argument("--events", type=int, default=None)
+    args = parser.parse_args()
+    total = args.events or (200_000 if args.quick else 1_000_000)
+
+    from antt.kafka import ensure_topics
+    from antt.settings import load_settings
+    from schemas.validate import validate_batch
+    from sinks.service import prepare_database
+
+    with local_stack(kafka=True) as stack:
+        settings = load_settings(
+            kafka_bootstrap=stack.kafka_bootstrap,  # type: ignore[attr-defined]
+            clickhouse_url=stack.clickhouse_url,  # type: ignore[attr-defined]
+            sink_batch_rows=BATCH, sink_batch_seconds=1.0, sink_max_pending_rows=200_000)
+        print(f"sink_bench: {total:,} events in records of {PER_RECORD}, "
+              f"{settings.topic_partitions} partitions; {conditions()}")
+        ensure_topics(settings)
+        prepare_database(settings)
+        records = make_records(total, datetime.now(UTC))
+        asyncio.run(produce(settings, records))
+        e2e = asyncio.run(end_to_end(settings, total))
+        print(f"1. end to end (Kafka -> validate -> ClickHouse, committed): "
+              f"{total / e2e:,.0f} events/s ({e2e:.1f} s)")
+        batches = validated_batches(records, settings)
+        write = timed_writes(settings.model_copy(update={"clickhouse_database": "antt_w"}),
+                             batches, full=True)
+        print(f"2. write path (lookup + tokened insert + read-back + corrections): "
+              f"{total / write:,.0f} rows/s ({write:.1f} s)")
+        bare = timed_writes(settings.model_copy(update={"clickhouse_database": "antt_i"}),
+                            batches, full=False)
+        print(f"3. bare tokened insert into events_raw (+ its materialized views): "
+              f"{total / bare:,.0f} rows/s ({bare:.1f} s)")
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        for _key, value in records:
+            validate_batch(value, now=now)
+        valid = time.perf_counter() - started
+        print(f"4. validation alone (schemas.validate_batch): {total / valid:,.0f} events/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
