@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import lz4.frame
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from devstack.chserver.auth import User, default_users
@@ -243,3 +245,53 @@ def test_bad_input_leaves_data_intact(handler: Handler) -> None:
     resp = call(handler, body=b"INSERT INTO keep (a) FORMAT JSONEachRow\n{not json\n")
     assert resp.status >= 400
     assert ok(call(handler, body=b"SELECT count() FROM keep")) == b"10\n"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.binary(max_size=300),
+    encoding=st.sampled_from([None, "lz4", "zstd", "gzip", "br", "deflate", "bogus"]),
+    prefix=st.sampled_from(
+        [
+            b"",
+            b"INSERT INTO keep2 (a) FORMAT Native\n",
+            b"SELECT ",
+            b"INSERT INTO keep2 FORMAT JSONEachRow\n",
+            b"SET ",
+        ]
+    ),
+    method=st.sampled_from(["GET", "POST"]),
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "query",
+                "param_x",
+                "max_threads",
+                "session_id",
+                "database",
+                "default_format",
+                "readonly",
+            ]
+        ),
+        st.text(max_size=20),
+        max_size=3,
+    ),
+)
+def test_fuzzed_requests_always_get_an_answer(
+    handler: Handler,
+    body: bytes,
+    encoding: str | None,
+    prefix: bytes,
+    method: str,
+    params: dict[str, str],
+) -> None:
+    ok(call(handler, body=b"CREATE TABLE IF NOT EXISTS keep2 (a UInt64) ENGINE = Memory"))
+    headers = {"Content-Encoding": encoding} if encoding else {}
+    resp = call(handler, method, prefix + body, headers=headers, **params)
+    assert resp.status in (200, 400, 401, 403, 404, 411, 413, 500, 501, 503)
+    if resp.status != 200:
+        assert resp.headers["X-ClickHouse-Exception-Code"].isdigit()
+        assert resp.body.startswith(b"Code: ")
+    assert ok(call(handler, body=b"SELECT 1")) == b"1\n"
