@@ -27,9 +27,10 @@ _SERVER_DEFAULTS = {"implicit_select": "0"}
 # chdb's query_class enum (READ_ONLY, MUTATING, MUTATING_GLOBAL, CONTROL, UNKNOWN).
 _QUERY_CLASSES = {0: "read", 1: "write", 2: "global_write", 3: "control", 4: "unknown"}
 
-# Settings that are never SET on the shared connection: readonly cannot be lowered once raised
-# (it is applied per query instead) and the database is switched with USE.
-_UNSYNCED = frozenset({"readonly", "database"})
+# Settings that are never SET on the shared connection: readonly and allow_ddl cannot be turned
+# back once restricted (the handler enforces them per request), and the database is switched
+# with USE.
+_UNSYNCED = frozenset({"readonly", "allow_ddl", "database"})
 
 
 @dataclass(frozen=True)

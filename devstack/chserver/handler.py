@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from devstack.chserver import protocol, sql
 from devstack.chserver.auth import User, authenticate, credentials
 from devstack.chserver.engine import Engine, Outcome
-from devstack.chserver.errors import BAD_ARGUMENTS, READONLY, SYNTAX_ERROR, ChError
+from devstack.chserver.errors import (
+    BAD_ARGUMENTS,
+    QUERY_IS_PROHIBITED,
+    READONLY,
+    SYNTAX_ERROR,
+    ChError,
+)
 from devstack.chserver.sessions import Session, Sessions
 
 logger = logging.getLogger(__name__)
@@ -24,6 +30,9 @@ logger = logging.getLogger(__name__)
 _OK_PATHS = ("/ping", "/replicas_status")
 # Statements that produce a result set (ClickHouse then reports X-ClickHouse-Format, and
 # clickhouse-connect's command() returns text instead of a QuerySummary).
+_DDL_KEYWORDS = frozenset(
+    {"CREATE", "DROP", "ALTER", "RENAME", "TRUNCATE", "ATTACH", "DETACH", "EXCHANGE", "UNDROP"}
+)
 _RESULT_KEYWORDS = frozenset(
     {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "CHECK", "VALUES", ""}
 )
@@ -154,6 +163,8 @@ class Handler:
             return self._use(ctx, text), None
         if ctx.readonly and self.engine.query_class(text) not in ("read", "unknown"):
             self._refuse_write(ctx)
+        if keyword in _DDL_KEYWORDS and not _truthy(self._settings(ctx).get("allow_ddl", "1")):
+            raise ChError.make(QUERY_IS_PROHIBITED, "DDL queries are prohibited for the user")
         self.engine.prepare(self._settings(ctx), self._database(ctx))
         enforced = max(ctx.user.readonly, ctx.params.readonly, ctx.session.readonly)
         run = sql.with_readonly(text, enforced) if enforced else text
@@ -240,6 +251,10 @@ class Handler:
         if ctx.params.compress_response is not None:
             return ctx.params.compress_response
         return self._settings(ctx).get("enable_http_compression", "1").lower() in ("1", "true")
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "")
 
 
 def _readonly_level(value: str | None) -> int:

@@ -123,7 +123,9 @@ def split_params(pairs: Iterable[tuple[str, str]]) -> RequestParams:
         elif key == "enable_http_compression":
             out.compress_response = value.strip().lower() in ("1", "true")
         elif key == "readonly":
-            out.readonly = int(_number(key, value))
+            if value not in ("", "0", "1", "2"):
+                raise ChError.make(BAD_ARGUMENTS, f"readonly must be 0, 1 or 2, not {value!r}")
+            out.readonly = int(value or 0)
     return out
 
 

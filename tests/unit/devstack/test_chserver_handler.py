@@ -196,6 +196,16 @@ def test_query_settings_clause_and_multi_statements_do_not_leak(handler: Handler
     assert ok(via_header).endswith(b"\tmulti_db\n")
 
 
+def test_allow_ddl_zero_refuses_ddl_without_poisoning_the_engine(handler: Handler) -> None:
+    resp = call(handler, body=b"CREATE TABLE nd (a UInt8) ENGINE = Memory", allow_ddl="0")
+    assert resp.headers["X-ClickHouse-Exception-Code"] == "392"
+    ok(call(handler, body=b"SET allow_ddl = 0", session_id="noddl"))
+    resp = call(handler, body=b"DROP TABLE IF EXISTS nd", session_id="noddl")
+    assert resp.headers["X-ClickHouse-Exception-Code"] == "392"
+    ok(call(handler, body=b"CREATE TABLE nd (a UInt8) ENGINE = Memory"))
+    ok(call(handler, body=b"DROP TABLE nd"))
+
+
 def test_session_set_and_use(handler: Handler, clock: Clock) -> None:
     q = b"SELECT getSetting('max_block_size'), currentDatabase()"
     ok(call(handler, body=b"CREATE DATABASE IF NOT EXISTS sess_db"))

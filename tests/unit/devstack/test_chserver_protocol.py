@@ -46,9 +46,10 @@ def test_split_params_sorts_roles() -> None:
 
 
 def test_split_params_rejects_bad_numbers() -> None:
-    with pytest.raises(ChError) as err:
-        protocol.split_params([("session_timeout", "soon")])
-    assert err.value.code == 36
+    for bad in (("session_timeout", "soon"), ("readonly", "nan"), ("readonly", "3")):
+        with pytest.raises(ChError) as err:
+            protocol.split_params([bad])
+        assert err.value.code == 36
 
 
 PAYLOAD = b"INSERT INTO t FORMAT Native\n" + bytes(range(256)) * 100
