@@ -177,6 +177,7 @@ def _scan(events: list[EventBase], limit: datetime, key: str | None) -> str:
             and (key is None or province == key)
             and e.corrects_event_id is None
             and e.legacy_commune_code is None
+            and e.legacy_province_code is None
             and (
                 type(e) is not resolved
                 or (e.decision is suspend) is (e.suspension_reason is not None)  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from schemas import (
     Decision,
     ExtensionKind,
     HandledBy,
+    Rejection,
     ResumeReason,
     Severity,
     SourceType,
@@ -26,8 +27,10 @@ from schemas import (
     validate_batch,
 )
 from schemas.units import COMMUNE_PROVINCE
+from schemas.validate import validate_one
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BATCH_SETTINGS = settings(SETTINGS, max_examples=60)
 UNITS = sorted(COMMUNE_PROVINCE.items())
 ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-"
 COMMON = {
@@ -202,7 +205,32 @@ def _bad_version(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any]
     return {**event, "schema_version": version}, "schema_version"
 
 
+def _legacy_half(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any], str]:
+    if draw(st.booleans()):
+        return {**event, "legacy_province_code": draw(st.sampled_from(["01", "15"]))}, (
+            "legacy_commune_code"
+        )
+    return {**event, "legacy_commune_code": draw(st.sampled_from(["00001", "04249"]))}, (
+        "legacy_commune_code"
+    )
+
+
+def _self_correction(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any], str]:
+    return {**event, "corrects_event_id": event["event_id"]}, "corrects_event_id"
+
+
+def _suspension_mismatch(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any], str]:
+    if event["event_type"] != "report_resolved":
+        return {**event, "suspension_reason": "awaiting_documents"}, "suspension_reason"
+    if event["decision"] == "suspend":
+        return {k: v for k, v in event.items() if k != "suspension_reason"}, "suspension_reason"
+    return {**event, "suspension_reason": "awaiting_documents"}, "suspension_reason"
+
+
 MUTATIONS = [
+    _legacy_half,
+    _self_correction,
+    _suspension_mismatch,
     _drop,
     _unknown_field,
     _wrong_type,
@@ -231,7 +259,7 @@ def test_mutated_events_fail_with_a_reason(
     assert rejection.path == path or f"{path}:" in rejection.reason, (rejection, path)
 
 
-@SETTINGS
+@BATCH_SETTINGS
 @given(
     st.lists(
         st.tuples(valid_events(), st.one_of(st.none(), st.sampled_from(MUTATIONS))),
@@ -252,3 +280,29 @@ def test_a_batch_judges_each_event_as_if_it_were_alone(
     assert [(r.index, r.path, r.reason) for r in batch.rejected] == [
         (i, a.rejected[0].path, a.rejected[0].reason) for i, a in enumerate(alone) if a.rejected
     ]
+
+
+@BATCH_SETTINGS
+@given(
+    st.lists(
+        st.tuples(valid_events(), st.one_of(st.none(), st.sampled_from(MUTATIONS))),
+        min_size=1,
+        max_size=30,
+    ),
+    st.data(),
+)
+def test_batch_fast_path_agrees_with_the_reference_path(
+    pairs: list[tuple[dict[str, Any], Any]], data: st.DataObject
+) -> None:
+    """validate_batch (fast scan) against validate_one (the plain rule_violation path)."""
+    events = [e if mutate is None else mutate(e, data.draw)[0] for e, mutate in pairs]
+    batch = _validate(*events)
+    limit = NOW + timedelta(seconds=300)
+    reference = [
+        validate_one(json.loads(json.dumps(e)), index=i, limit=limit) for i, e in enumerate(events)
+    ]
+    expected_rejected = [r for r in reference if isinstance(r, Rejection)]
+    assert [(r.index, r.path, r.reason) for r in batch.rejected] == [
+        (r.index, r.path, r.reason) for r in expected_rejected
+    ]
+    assert len(batch.valid) == len(reference) - len(expected_rejected)

@@ -178,6 +178,7 @@ def test_legacy_commune_must_belong_to_its_legacy_province() -> None:
     [
         {"legacy_commune_code": "00001", "legacy_province_code": "02"},  # maps elsewhere
         {"legacy_commune_code": "00001"},  # half a pair
+        {"legacy_province_code": "01"},  # the other half
         {"legacy_commune_code": "00001", "legacy_province_code": "01", "code_regime": "2004"},
     ],
 )
