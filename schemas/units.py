@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from vietnam_provinces.lookup import PROVINCE_MAPPING, WARD_MAPPING
+from vietnam_provinces import Province, Ward
 
 from schemas.enums import CodeRegime
 
@@ -22,10 +22,10 @@ def _code5(value: int) -> str:
     return f"{int(value):05d}"
 
 
-_PROVINCE_NAMES: dict[str, str] = {_code2(p.code): p.name for p in PROVINCE_MAPPING.values()}
-_COMMUNE_NAMES: dict[str, str] = {_code5(w.code): w.name for w in WARD_MAPPING.values()}
+_PROVINCE_NAMES: dict[str, str] = {_code2(p.code): p.name for p in Province.iter_all()}
+_COMMUNE_NAMES: dict[str, str] = {_code5(w.code): w.name for w in Ward.iter_all()}
 _COMMUNE_PROVINCE: dict[str, str] = {
-    _code5(w.code): _code2(w.province_code) for w in WARD_MAPPING.values()
+    _code5(w.code): _code2(w.province_code) for w in Ward.iter_all()
 }
 
 PROVINCES: tuple[str, ...] = tuple(sorted(_PROVINCE_NAMES))
