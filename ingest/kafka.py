@@ -57,23 +57,24 @@ def batch_records(
     The province is the 2025 code the validator established (a legacy event keeps its
     original codes in the value but is keyed by its 2025 province).
     """
-    by_province: dict[str, list[bytes]] = {}
+    by_province: dict[str, list[Mapping[str, Any]]] = {}
     for province, event in events:
-        by_province.setdefault(province, []).append(orjson.dumps(event))
-    for province, encoded in by_province.items():
-        yield from _chunk(province.encode(), encoded, max_events, max_bytes)
+        by_province.setdefault(province, []).append(event)
+    for province, items in by_province.items():
+        key = province.encode()
+        for start in range(0, len(items), max_events):
+            yield from _fit(key, items[start:start + max_events], max_bytes)
 
 
-def _chunk(key: bytes, encoded: list[bytes], max_events: int, max_bytes: int) -> Iterator[Record]:
-    start, size = 0, 2
-    for i, item in enumerate(encoded):
-        full = i - start >= max_events or (i > start and size + len(item) + 1 > max_bytes)
-        if full:
-            yield Record(key, b"[" + b",".join(encoded[start:i]) + b"]", i - start)
-            start, size = i, 2
-        size += len(item) + 1
-    if start < len(encoded):
-        yield Record(key, b"[" + b",".join(encoded[start:]) + b"]", len(encoded) - start)
+def _fit(key: bytes, items: list[Mapping[str, Any]], max_bytes: int) -> Iterator[Record]:
+    """One record for the items, or halves of them while the value is too big."""
+    value = orjson.dumps(items)
+    if len(value) <= max_bytes or len(items) == 1:
+        yield Record(key, value, len(items))
+        return
+    half = len(items) // 2
+    yield from _fit(key, items[:half], max_bytes)
+    yield from _fit(key, items[half:], max_bytes)
 
 
 class AsyncEventProducer:

@@ -38,6 +38,10 @@ class SortedBatch:
     rejected: list[Refusal] = field(default_factory=list)  # invalid (incl. forbidden)
     forbidden: list[int] = field(default_factory=list)
 
+    @property
+    def all_valid(self) -> bool:
+        return not self.rejected and len(self.valid) == self.received
+
     def answer(self, request_id: str) -> dict[str, Any]:
         """The response body: every index of the request appears exactly once."""
         payload: dict[str, Any] = {
@@ -67,7 +71,7 @@ def _event_id_of(item: object) -> str | None:
 
 
 def _foreign_province(item: object, province: str) -> str | None:
-    """The other 2025 province an item claims, before validation (legacy codes: after)."""
+    """The other 2025 province an invalid item claims (legacy codes are not judged)."""
     if not isinstance(item, dict) or item.get("code_regime", "2025") != "2025":
         return None
     code = item.get("province_code")
@@ -90,48 +94,56 @@ def sort_items(
     *,
     now: datetime,
     province_code: str,
+    raw_array: bytes | None = None,
     chunk: int = VALIDATE_CHUNK,
 ) -> SortedBatch:
-    """Validate the items of a request made with a token of ``province_code``."""
+    """Validate the items of a request made with a token of ``province_code``.
+
+    ``raw_array`` is the request body when it is the JSON array ``items`` came from: then
+    the validator reads those bytes directly (no re-serialisation) when they fit one chunk.
+    """
     batch = SortedBatch(province_code=province_code, received=len(items))
     candidates: list[int] = []
     for index, item in enumerate(items):
         if isinstance(item, Unparseable):
             batch.rejected.append(Refusal(index, None, "", item.reason))
-        elif (other := _foreign_province(item, province_code)) is not None:
-            _forbid(batch, index, _event_id_of(item), other)
         else:
             candidates.append(index)
-    for start in range(0, len(candidates), chunk):
-        _validate(batch, items, candidates[start:start + chunk], validate, now)
+    if raw_array is not None and len(candidates) == len(items) <= chunk:
+        _validate(batch, items, candidates, validate(raw_array, now=now))
+    else:
+        for start in range(0, len(candidates), chunk):
+            part = candidates[start:start + chunk]
+            _validate(batch, items, part, validate([items[i] for i in part], now=now))
     batch.forbidden.sort()
     return batch
 
 
-def _validate(
-    batch: SortedBatch,
-    items: Sequence[object],
-    candidates: list[int],
-    validate: Callable[..., Any],
-    now: datetime,
-) -> None:
-    report = validate([items[i] for i in candidates], now=now)
+def _validate(batch: SortedBatch, items: Sequence[object], candidates: list[int],
+              report: Any) -> None:
     bad: set[int] = set()
     for rejection in report.rejected:
         if rejection.index is None:  # cannot happen for a list of at most 1000 items
             raise RuntimeError(f"validator refused the whole chunk: {rejection.reason}")
         original = candidates[rejection.index]
         bad.add(rejection.index)
+        other = _foreign_province(items[original], batch.province_code)
+        if other is not None:
+            _forbid(batch, original, rejection.event_id, other)
+            continue
         batch.rejected.append(Refusal(
             original, rejection.event_id, str(rejection.path or ""), str(rejection.reason),
         ))
-    good = [pos for pos in range(len(candidates)) if pos not in bad]
+    good = [pos for pos in range(len(candidates)) if pos not in bad] if bad else range(
+        len(candidates))
     if len(good) != len(report.valid):
         raise RuntimeError("validator returned a report that does not cover its input")
+    province = batch.province_code
     for pos, event in zip(good, report.valid, strict=True):
         original = candidates[pos]
-        if event.province_code != batch.province_code:  # a legacy code mapped elsewhere
-            _forbid(batch, original, str(event.event_id), event.province_code)
+        item = items[original]
+        if event.province_code != province:  # another province (legacy codes: once mapped)
+            _forbid(batch, original, _event_id_of(item), event.province_code)
             continue
-        batch.valid.append((original, str(event.event_id)))
-        batch.valid_items.append(items[original])  # type: ignore[arg-type]
+        batch.valid.append((original, item["event_id"]))  # type: ignore[index]
+        batch.valid_items.append(item)  # type: ignore[arg-type]
