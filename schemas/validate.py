@@ -214,8 +214,11 @@ def _parse_items(data: bytes) -> list[Any]:
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
-        # orjson refuses integers beyond 64 bits; they are valid JSON (and wrong values).
-        parsed = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+        # orjson refuses integers beyond 64 bits (valid JSON, wrong values) and invalid UTF-8.
+        # The stdlib parser keeps bad bytes as lone surrogates, so that only the events holding
+        # them are rejected (validate_one), not the whole batch.
+        text = data.decode("utf-8", errors="surrogateescape")
+        parsed = json.loads(text, parse_constant=_no_constants)
     return parsed if isinstance(parsed, list) else [parsed]
 
 
@@ -224,10 +227,37 @@ def _no_constants(name: str) -> None:
 
 
 def _dump(value: Any) -> bytes:
+    """JSON bytes of a parsed value; invalid UTF-8 kept as it came (surrogateescape)."""
     try:
         return orjson.dumps(value)
     except TypeError:  # integers beyond 64 bits, lone surrogates
-        return json.dumps(value, ensure_ascii=True).encode()
+        pass
+    try:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        return json.dumps(value).encode()
+
+
+def _bad_text(value: Any, path: str = "") -> str | None:
+    """Path of the first key or string holding invalid UTF-8 (a lone surrogate), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "(value)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = _bad_text(key, "(key)") and f"{path}.(key)".lstrip(".")
+            found = where or _bad_text(item, f"{path}.{key}".lstrip("."))
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _bad_text(item, f"{path}.{i}".lstrip("."))
+            if found:
+                return found
+    return None
 
 
 def _oversized(count: int, max_events: int, data: bytes) -> Rejection:
@@ -296,6 +326,10 @@ def _unparseable_reason(data: bytes, exc: Exception) -> str:
 def validate_one(item: Any, *, index: int, limit: datetime) -> EventBase | Rejection:
     """Validate one parsed JSON value as an event; ``limit`` is now + future tolerance."""
     blob = _dump(item)
+    bad = _bad_text(item)
+    if bad is not None:
+        event_id = _event_id_of(item)
+        return Rejection(index, event_id, bad, f"{bad}: invalid UTF-8 (or lone surrogate)", blob)
     try:
         event = _ONE.validate_json(blob)
     except ValidationError as exc:
@@ -312,10 +346,15 @@ def _shape_rejection(index: int, item: Any, errors: list[Any]) -> Rejection:
     if not isinstance(item, dict):
         kind = type(item).__name__ if item is not None else "null"
         return Rejection(index, None, "", f"expected an event object, got {kind}", blob)
-    event_id = item.get("event_id")
-    event_id = event_id[:64] if isinstance(event_id, str) else None
     path, reason = describe_errors(errors)
-    return Rejection(index, event_id, path, reason, blob)
+    return Rejection(index, _event_id_of(item), path, reason, blob)
+
+
+def _event_id_of(item: Any) -> str | None:
+    event_id = item.get("event_id") if isinstance(item, dict) else None
+    if isinstance(event_id, str) and _bad_text(event_id) is None:
+        return event_id[:64]
+    return None
 
 
 def describe_errors(errors: list[Any]) -> tuple[str, str]:

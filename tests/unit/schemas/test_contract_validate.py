@@ -128,7 +128,7 @@ def test_oversized_batch_is_refused_as_a_whole() -> None:
     [
         (b"\xff\xfe[]", "invalid UTF-8"),
         ('[{"a": "\udcff"}]', "invalid UTF-8"),
-        (b'[{"event_id": "caf\xc3"}]', "invalid UTF-8"),
+        (b'[{"event_id": "caf\xc3"]', "invalid UTF-8"),
         (b"[1, 2", "not valid JSON"),
         (b"", "not valid JSON"),
         (b"{'single': 'quotes'}", "not valid JSON"),
@@ -233,3 +233,17 @@ def test_garbage_collector_state_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_invalid_utf8_spoils_only_its_event() -> None:
+    good, bad = make_event("report_triaged"), make_event("report_received")
+    blob = orjson.dumps([good, bad, good]).replace(b'"in_person"', b'"in_p\xc3rson"')
+    report = validate_batch(blob, now=NOW)
+    assert [str(e.event_id) for e in report.valid] == [good["event_id"]] * 2
+    (rejection,) = report.rejected
+    assert (rejection.index, rejection.event_id, rejection.path) == (1, bad["event_id"], "channel")
+    assert "invalid UTF-8" in rejection.reason
+    assert b'"in_p\xc3rson"' in rejection.raw  # the bytes as they came, for the dead letter
+    bad_key = orjson.dumps([good, bad]).replace(b'"channel"', b'"chan\xffnel"')
+    (rejection,) = validate_batch(bad_key, now=NOW).rejected
+    assert (rejection.index, rejection.path) == (1, "(key)")
