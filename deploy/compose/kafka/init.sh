@@ -4,16 +4,17 @@
 # The topic lines below must agree with deploy/topics.yaml (tests/unit/deploy checks it).
 # Env: KAFKA_ADMIN_PASSWORD, KAFKA_WORKER_PASSWORD, KAFKA_SINK_PASSWORD,
 #      KAFKA_GATEWAY_PASSWORD, KAFKA_PRODUCER_PASSWORD, KAFKA_MONITOR_PASSWORD.
+# KAFKA_HOME, KAFKA_WORK and TLS_DIR only to run it outside the image (tests).
 set -eu
-BIN=/opt/kafka/bin
+BIN=${KAFKA_HOME:-/opt/kafka}/bin
 BOOT=kafka-1:9092,kafka-2:9092,kafka-3:9092
-ADMIN=/tmp/admin.properties
+ADMIN=${KAFKA_WORK:-/tmp}/admin.properties
 cat > "$ADMIN" <<PROPS
 security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${KAFKA_ADMIN_PASSWORD}";
 ssl.truststore.type=PEM
-ssl.truststore.location=/run/secrets/ca.pem
+ssl.truststore.location=${TLS_DIR:-/run/secrets}/ca.pem
 PROPS
 
 until $BIN/kafka-topics.sh --bootstrap-server "$BOOT" --command-config "$ADMIN" --list >/dev/null 2>&1; do

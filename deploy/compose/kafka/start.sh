@@ -3,12 +3,15 @@
 # Writes server.properties from the environment, formats the log directory on first start
 # with the cluster id and the admin's SCRAM credential (KIP-900: inter-broker SASL needs it
 # before any broker is up), then runs the broker in the foreground.
-# Env: KAFKA_NODE_ID, KAFKA_CLUSTER_ID, KAFKA_ADMIN_PASSWORD (from secrets/kafka.env).
+# Env: KAFKA_NODE_ID, KAFKA_CLUSTER_ID, KAFKA_ADMIN_PASSWORD (from secrets/kafka.env);
+# KAFKA_HOME, KAFKA_DATA, KAFKA_WORK, TLS_DIR only to run it outside the image (tests).
 set -eu
 : "${KAFKA_NODE_ID:?}" "${KAFKA_CLUSTER_ID:?}" "${KAFKA_ADMIN_PASSWORD:?}"
-DATA=/var/lib/kafka/data
-CONF=/tmp/server.properties
-TLS=/run/secrets
+BIN=${KAFKA_HOME:-/opt/kafka}/bin
+DATA=${KAFKA_DATA:-/var/lib/kafka/data}
+WORK=${KAFKA_WORK:-/tmp}
+CONF=$WORK/server.properties
+TLS=${TLS_DIR:-/run/secrets}
 
 cat > "$CONF" <<PROPS
 process.roles=broker,controller
@@ -56,7 +59,7 @@ group.initial.rebalance.delay.ms=3000
 PROPS
 
 # Client settings for the container's own health check and for operators (docker compose exec).
-cat > /tmp/client.properties <<PROPS
+cat > "$WORK/client.properties" <<PROPS
 security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${KAFKA_ADMIN_PASSWORD}";
@@ -65,7 +68,7 @@ ssl.truststore.location=${TLS}/ca.pem
 PROPS
 
 if [ ! -f "$DATA/meta.properties" ]; then
-  /opt/kafka/bin/kafka-storage.sh format --config "$CONF" --cluster-id "$KAFKA_CLUSTER_ID" \
+  "$BIN/kafka-storage.sh" format --config "$CONF" --cluster-id "$KAFKA_CLUSTER_ID" \
     --add-scram "SCRAM-SHA-512=[name=admin,password=${KAFKA_ADMIN_PASSWORD}]" --ignore-formatted
 fi
-exec /opt/kafka/bin/kafka-server-start.sh "$CONF"
+exec "$BIN/kafka-server-start.sh" "$CONF"
