@@ -440,6 +440,28 @@ def test_proxy_and_prometheus_point_at_compose_services() -> None:
     assert {t.split(":")[0] for t in targets} <= set(services)
 
 
+def nginx_errors(path: Path) -> list[str]:
+    """crossplane (nginx's own config parser, strict): syntax, directive names, contexts and
+    argument counts. It predates nginx 1.25.1, so the ``http2`` switch is registered here."""
+    import crossplane
+    from crossplane import analyzer
+
+    analyzer.DIRECTIVES.setdefault(
+        "http2",
+        [analyzer.NGX_HTTP_MAIN_CONF | analyzer.NGX_HTTP_SRV_CONF | analyzer.NGX_CONF_FLAG],
+    )
+    result = crossplane.parse(str(path), strict=True, check_ctx=True, check_args=True)
+    return [e["error"] for f in result["config"] for e in f["errors"]]
+
+
+def test_nginx_config_is_valid_for_nginx(tmp_path: Path) -> None:
+    assert nginx_errors(COMPOSE_DIR / "nginx" / "nginx.conf") == []
+    broken = tmp_path / "nginx.conf"
+    text = (COMPOSE_DIR / "nginx" / "nginx.conf").read_text("utf-8")
+    broken.write_text(text.replace("proxy_buffering off;", "proxy_bufering off;", 1))
+    assert any("proxy_bufering" in e for e in nginx_errors(broken))
+
+
 @pytest.mark.parametrize(
     "script", sorted(p for p in DEPLOY.rglob("*.sh") if "local" not in p.parts), ids=str
 )
