@@ -34,7 +34,12 @@ def event_schema() -> dict[str, Any]:
 
 
 def batch_schema() -> dict[str, Any]:
-    """A Kafka record value: one event, or an array of up to MAX_BATCH_EVENTS events."""
+    """A Kafka record value: one event, or an array of up to MAX_BATCH_EVENTS events.
+
+    Self-contained: the event schema is embedded (as its own resource) under ``$defs``.
+    """
+    embedded = event_schema()
+    del embedded["$schema"]
     return {
         "$schema": DIALECT,
         "$id": f"{BASE_ID}:record:v{SCHEMA_VERSION}",
@@ -43,6 +48,7 @@ def batch_schema() -> dict[str, Any]:
             "One event object, or a JSON array of 1 to "
             f"{MAX_BATCH_EVENTS} events of the same province (the record key)."
         ),
+        "$defs": {"event": embedded},
         "oneOf": [
             {"$ref": f"{BASE_ID}:event:v{SCHEMA_VERSION}"},
             {
