@@ -77,7 +77,8 @@ def test_compose_clickhouse_config_loads_with_macros_cluster_and_profile(tmp_pat
             "SELECT shard_num, replica_num, host_name, port FROM system.clusters "
             "WHERE cluster = 'antt' ORDER BY shard_num, replica_num",
             "SELECT name, value FROM system.settings WHERE name IN ('distributed_product_mode', "
-            "'distributed_foreground_insert', 'deduplicate_blocks_in_dependent_materialized_views')"
+            "'distributed_foreground_insert', 'insert_quorum', "
+            "'deduplicate_blocks_in_dependent_materialized_views')"
             " ORDER BY name",
         ],
         env,
@@ -96,6 +97,7 @@ def test_compose_clickhouse_config_loads_with_macros_cluster_and_profile(tmp_pat
         ["deduplicate_blocks_in_dependent_materialized_views", "1"],
         ["distributed_foreground_insert", "1"],
         ["distributed_product_mode", "global"],
+        ["insert_quorum", "auto"],
     ]
 
 

@@ -239,3 +239,25 @@ def test_cluster_ddl_gives_the_same_answers_through_distributed_tables(
     assert answers[0] == [[240, 240]] or answers[0] == [["240", "240"]]
     assert all(answers), "every figure query returned rows"
     assert [r["data"] for r in clustered[-len(ANSWERS) :]] == answers
+
+
+def test_truncate_must_go_through_to_cluster(run_chdb: Runner) -> None:
+    """TRUNCATE of a Distributed table leaves the shards' rows in place (measured): a reload
+    (dimensions) must send its TRUNCATE through to_cluster, which targets the _local table."""
+    plain = [REPLICATED.sub(r"\1(", local_form(s)) for s in cluster()]
+    count = "SELECT count() FROM antt.dim_reporting_calendar"
+    [converted] = to_cluster("TRUNCATE TABLE IF EXISTS antt.dim_reporting_calendar", CLUSTER)
+    results = run_chdb(
+        [
+            *plain,
+            CALENDAR,
+            "TRUNCATE TABLE IF EXISTS antt.dim_reporting_calendar",
+            count,
+            local_form(converted),
+            count,
+        ]
+    )
+    assert all(r["ok"] for r in results), [r for r in results if not r["ok"]][:1]
+    after_plain, after_converted = results[-3]["data"], results[-1]["data"]
+    assert after_plain in ([[30]], [["30"]])
+    assert after_converted in ([[0]], [["0"]])

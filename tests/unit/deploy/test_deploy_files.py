@@ -260,6 +260,8 @@ def test_altinity_clickhouse_is_two_shards_by_two_replicas_with_keeper() -> None
     assert keeper["host"] == f"keeper-{chk['metadata']['name']}"
     profiles = chi["spec"]["configuration"]["profiles"]
     assert profiles["default/distributed_foreground_insert"] == 1
+    assert profiles["default/distributed_product_mode"] == "global"
+    assert profiles["default/insert_quorum"] == "auto"
     [config] = by_kind("ConfigMap")
     assert config["data"]["ANTT_CLICKHOUSE_CLUSTER"] == cluster["name"]
     assert f"clickhouse-{chi['metadata']['name']}." in config["data"]["ANTT_CLICKHOUSE_URL"]
