@@ -61,8 +61,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         for tp in revoked:  # uncommitted work is re-read by the next owner (idempotent)
             self.sink.buffers.pop(tp.partition, None)
+            self.sink.inflight.pop(tp.partition, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.sink.writer.reset_requested = True  # others may have written these provinces
         for tp in assigned:
             await self.sink.learn_stored_offset(tp)
 
@@ -73,7 +75,9 @@ class SinkConsumer:
         self.writer = writer
         self.clock = clock or (lambda: datetime.now(UTC))
         self.topic = settings.events_topic
-        self.buffers: dict[int, Batch] = {}
+        self.buffers: dict[int, Batch] = {}  # filling
+        self.inflight: dict[int, Batch] = {}  # taken by the current flush (or awaiting a retry)
+        self.flush_task: asyncio.Task[None] | None = None
         self.skip_below: dict[int, int] = {}
         self.stats = SinkStats(committed={})
         self.oldest: float | None = None
@@ -86,7 +90,9 @@ class SinkConsumer:
 
     @property
     def pending(self) -> int:
-        return sum(len(b.events) for b in self.buffers.values())
+        """Events held in memory: buffered plus being written."""
+        held = list(self.buffers.values()) + list(self.inflight.values())
+        return sum(len(b.events) for b in held)
 
     async def start(self) -> None:
         config = client_config(self.settings)
@@ -112,22 +118,53 @@ class SinkConsumer:
         try:
             while not stop.is_set():
                 await self.step()
-            if self.buffers and time.monotonic() >= self.retry_at:
-                await self.flush()
+            if self.flush_task is not None:
+                await self.flush_task
+            if not self.inflight and self.buffers:
+                self._start_flush()
+            if self.flush_task is not None and not self.flush_task.done():
+                await self.flush_task
         finally:
             await self.stop()
         return self.stats
 
     async def step(self) -> None:
-        """One turn of the loop: fetch (unless paused), then flush when due."""
+        """One turn of the loop: fetch (unless paused), start a flush when one is due.
+
+        Flushes run in a background task (the ClickHouse client in a worker thread), so the
+        next batches are fetched and validated while the previous ones are written. One flush
+        at a time: a partition's batches are written and committed in offset order.
+        """
         assert self.consumer is not None
         self._update_pause()
         records = await self.consumer.getmany(timeout_ms=100, max_records=self._fetch_size())
         for tp, messages in records.items():
             for message in messages:
                 self.ingest(tp.partition, message.offset, message.key, message.value)
-        if self._flush_due() and time.monotonic() >= self.retry_at:
-            await self.flush()
+        if self.flush_task is not None and self.flush_task.done():
+            self.flush_task.result()  # failures are handled inside; this re-raises bugs only
+            self.flush_task = None
+        if self.flush_task is None:
+            if self.inflight:
+                if time.monotonic() >= self.retry_at:
+                    self.flush_task = asyncio.create_task(self.flush_inflight())
+            elif self._flush_due():
+                self._start_flush()
+
+    def _start_flush(self) -> None:
+        self.inflight, self.buffers = self.buffers, {}
+        self.oldest = None
+        self.flush_task = asyncio.create_task(self.flush_inflight())
+
+    async def flush(self) -> None:
+        """Write everything pending now (used at shutdown and by tests)."""
+        if self.flush_task is not None:
+            await self.flush_task
+            self.flush_task = None
+        if not self.inflight:
+            self.inflight, self.buffers = self.buffers, {}
+            self.oldest = None
+        await self.flush_inflight()
 
     async def learn_stored_offset(self, tp: TopicPartition) -> None:
         """Records below the highest offset already stored need not be written again."""
@@ -194,25 +231,24 @@ class SinkConsumer:
             self.paused = False
             log.info("fetching resumed")
 
-    async def flush(self) -> None:
-        """Write every pending batch; commit each partition right after its batch is stored."""
-        for partition in sorted(self.buffers):
-            batch = self.buffers[partition]
+    async def flush_inflight(self) -> None:
+        """Write the taken batches; commit each partition right after its batch is stored."""
+        for partition in sorted(self.inflight):
+            batch = self.inflight[partition]
             try:
                 result = await asyncio.to_thread(self.writer.write, batch)
                 await self._dead_letter(batch, result.dead)
             except Exception as exc:  # noqa: BLE001 - decided from the ClickHouse code
                 self._back_off(batch, exc)
                 return
+            if self.inflight.get(partition) is batch:
+                del self.inflight[partition]
             await self._commit(batch, result)
         self.failures = 0
-        self.oldest = None
 
     async def _commit(self, batch: Batch, result: WriteResult) -> None:
         assert self.consumer is not None
         tp = TopicPartition(batch.topic, batch.partition)
-        if self.buffers.get(batch.partition) is batch:
-            del self.buffers[batch.partition]
         try:
             await self.consumer.commit({tp: OffsetAndMetadata(batch.last_offset + 1, "")})
         except KafkaError as exc:

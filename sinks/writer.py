@@ -3,15 +3,17 @@
 Per batch (one partition, a contiguous offset range):
 
 1. keep the first event of every event_id in the batch, then drop the event_ids already in
-   ``events_raw`` (looked up by province, local date and id: a resend at another offset, or a
-   replay of the partition, inserts nothing);
+   ``events_raw`` (:class:`sinks.known.KnownIds`, per province and local date: a resend at
+   another offset, or a replay of the partition, inserts nothing);
 2. insert the rest as ONE insert whose ``insert_deduplication_token`` is
-   ``topic:partition:first-last`` (a batch re-sent after a lost acknowledgement is dropped by
-   ClickHouse, in the table and in every dependent materialized view);
+   ``topic:partition:first-last:<digest of the ids>`` (a batch re-sent after a lost
+   acknowledgement is dropped by ClickHouse, in the table and in every dependent materialized
+   view; the digest keeps a different remainder of the same records from being dropped);
 3. when ClickHouse rejects the data itself (a data error code), bisect to find the rows it
    refuses; those come back as dead rows (for the dead-letter topic), the rest is inserted.
-   With ``verify`` (default) the writer also checks that an acknowledged insert really stored
-   its rows, and bisects the same way when it did not;
+   With ``verify`` (default) the writer also counts the rows of the batch's offset range
+   before and after the insert, and bisects the same way when an acknowledged insert did not
+   store them;
 4. apply corrections: every event corrected by an event of this batch, or corrected earlier
    and arriving now, is copied once into ``events_retracted`` (its views subtract it).
 
@@ -20,10 +22,11 @@ Every step is idempotent, so a crash anywhere before the Kafka commit only cause
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +34,7 @@ from clickhouse_connect.driver.client import Client
 
 from antt.settings import Settings
 from sinks.errors import Verdict, classify, error_code
+from sinks.known import KnownIds
 from sinks.rows import COLUMNS, Batch, first_of_each_id
 
 log = logging.getLogger(__name__)
@@ -71,14 +75,22 @@ class Writer:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  verify: bool = True) -> None:
         self.client = client
-        self.verify = verify
         self.db = settings.clickhouse_database
         self.tz = ZoneInfo(settings.timezone)
         self.clock = clock
+        self.verify = verify
+        self.known = KnownIds()
+        self.corrected: set[Any] | None = None  # ids some stored correction replaces
+        self.reset_requested = False  # set from the event loop, applied by the next write
         self.insert_settings = {
             "insert_deduplicate": 1,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
         }
+
+    def reset(self) -> None:
+        """Forget cached state (partitions moved: another sink may have written meanwhile)."""
+        self.known.clear()
+        self.corrected = None
 
     def stored_max_offset(self, topic: str, partition: int) -> int:
         """Highest offset of ``topic``/``partition`` already in ``events_raw`` (-1 if none)."""
@@ -91,37 +103,90 @@ class Writer:
         return int(top) if rows else -1
 
     def write(self, batch: Batch) -> WriteResult:
+        if self.reset_requested:
+            self.reset_requested = False
+            self.reset()
         result = WriteResult()
         unique = batch.keep(first_of_each_id(batch.events))
-        known = self.known_ids(unique.events)
-        fresh = unique.keep(i for i, e in enumerate(unique.events) if e["event_id"] not in known)
-        result.duplicates = len(batch.events) - len(fresh.events)
-        if fresh.events:
-            result.inserted = self._insert(fresh, 0, len(fresh.events), result.dead)
-        if unique.events:
-            result.retracted = self.apply_corrections([e["event_id"] for e in unique.events])
+        keys = [self.key(e) for e in unique.events]
+        try:
+            self._load_known(keys)
+            evicted = [e for e, k in zip(unique.events, keys, strict=True)
+                       if k not in self.known.pairs]  # only if one batch outgrows the cache
+            stored = self.known_ids(evicted) if evicted else set()
+            fresh_idx = [i for i, (e, k) in enumerate(zip(unique.events, keys, strict=True))
+                         if e["event_id"] not in stored
+                         and not self.known.contains(k, e["event_id"])]
+            fresh = unique.keep(fresh_idx)
+            result.duplicates = len(batch.events) - len(fresh.events)
+            if fresh.events:
+                result.inserted = self._insert_checked(fresh, result.dead)
+            for i in fresh_idx:
+                self.known.add(keys[i], unique.events[i]["event_id"])
+            if unique.events:
+                result.retracted = self.apply_corrections(unique.events)
+        except BaseException:
+            self.known.forget(keys)  # unsure what was stored: ask ClickHouse again next time
+            self.corrected = None
+            raise
         return result
 
+    def key(self, event: dict[str, Any]) -> tuple[str, date]:
+        return event["province_code"], event["occurred_at"].astimezone(self.tz).date()
+
+    def _load_known(self, keys: list[tuple[str, date]]) -> None:
+        missing = self.known.missing(keys)
+        for lo in range(0, len(missing), 2000):
+            chunk = missing[lo:lo + 2000]
+            pairs = ",".join(f"('{p}','{d}')" for p, d in chunk)
+            found: dict[tuple[str, date], list[Any]] = {k: [] for k in chunk}
+            for province, day, event_id in self.client.query(
+                f"SELECT province_code, event_date, event_id FROM {self.db}.events_raw "
+                f"WHERE (province_code, event_date) IN ({pairs})", settings=_BIG_QUERY,
+            ).result_rows:
+                found[(province, day)].append(event_id)
+            for key, ids in found.items():
+                self.known.load(key, ids)
+
     def known_ids(self, events: list[dict[str, Any]]) -> set[Any]:
-        """event_ids of ``events`` that ``events_raw`` already holds."""
+        """event_ids of ``events`` that ``events_raw`` holds (asks ClickHouse, no cache)."""
         found: set[Any] = set()
         for lo in range(0, len(events), LOOKUP_CHUNK):
             chunk = events[lo:lo + LOOKUP_CHUNK]
-            provinces = {e["province_code"] for e in chunk}
-            days = {e["occurred_at"].astimezone(self.tz).date() for e in chunk}
             rows = self.client.query(
                 f"SELECT event_id FROM {self.db}.events_raw "
-                f"WHERE province_code IN {_in_list(provinces)} "
-                f"AND event_date IN {_in_list(days)} "
-                f"AND event_id IN {_in_list(e['event_id'] for e in chunk)}",
+                f"WHERE event_id IN {_in_list(e['event_id'] for e in chunk)}",
                 settings=_BIG_QUERY,
             ).result_rows
             found.update(row[0] for row in rows)
         return found
 
-    def _insert(self, batch: Batch, lo: int, hi: int, dead: list[DeadRow]) -> int:
+    def _insert_checked(self, batch: Batch, dead: list[DeadRow]) -> int:
+        """The whole batch in one insert; with ``verify``, count its offset range around it."""
+        if not self.verify:
+            return self._insert(batch, 0, len(batch.events), dead)
+        before = self._stored_in_range(batch)
+        inserted = self._insert(batch, 0, len(batch.events), dead, check=False)
+        if inserted and self._stored_in_range(batch) - before < inserted:
+            # Acknowledged but not stored: chDB's streaming insert (behind the local server)
+            # drops a block a CHECK constraint refuses without reporting it. Find the rows.
+            return self._bisect(batch, 0, len(batch.events), dead, None, NOT_STORED)
+        return inserted
+
+    def _stored_in_range(self, batch: Batch) -> int:
+        provinces = {e["province_code"] for e in batch.events}
+        return int(self.client.command(
+            f"SELECT count() FROM {self.db}.events_raw WHERE province_code IN "
+            f"{_in_list(provinces)} AND kafka_topic = '{batch.topic}' AND kafka_partition = "
+            f"{int(batch.partition)} AND kafka_offset BETWEEN {int(batch.first_offset)} AND "
+            f"{int(batch.last_offset)}"))
+
+    def _insert(self, batch: Batch, lo: int, hi: int, dead: list[DeadRow],
+                check: bool = True) -> int:
         """Insert events ``lo..hi-1``; bisect on data errors. Returns rows inserted."""
-        token = batch.token if (lo, hi) == (0, len(batch.events)) else batch.part_token(lo, hi)
+        part = batch.events[lo:hi]
+        digest = hashlib.blake2b(b"".join(e["event_id"].bytes for e in part), digest_size=8)
+        token = f"{batch.part_token(lo, hi)}:{digest.hexdigest()}"
         try:
             self.client.insert(
                 f"{self.db}.events_raw", batch.columns(self.clock(), lo, hi),
@@ -132,9 +197,7 @@ class Writer:
             if classify(exc) is not Verdict.DATA:
                 raise
             return self._bisect(batch, lo, hi, dead, error_code(exc), str(exc))
-        if self.verify and len(self.known_ids(batch.events[lo:hi])) != hi - lo:
-            # Acknowledged but not stored: some engines (chDB's streaming insert behind the
-            # local server) drop a block a CHECK constraint refuses without reporting it.
+        if check and self.verify and len(self.known_ids(part)) != hi - lo:
             return self._bisect(batch, lo, hi, dead, None, NOT_STORED)
         return hi - lo
 
@@ -149,17 +212,14 @@ class Writer:
         mid = (lo + hi) // 2
         return self._insert(batch, lo, mid, dead) + self._insert(batch, mid, hi, dead)
 
-    def apply_corrections(self, event_ids: list[Any]) -> int:
-        """Retract (once) every stored event corrected by, or corrected before, these events."""
-        targets: set[Any] = set()
-        for lo in range(0, len(event_ids), LOOKUP_CHUNK):
-            ids = _in_list(event_ids[lo:lo + LOOKUP_CHUNK])
-            rows = self.client.query(
-                f"SELECT corrected_event_id FROM {self.db}.corrections "
-                f"WHERE corrected_event_id IN {ids} OR correcting_event_id IN {ids}",
-                settings=_BIG_QUERY,
-            ).result_rows
-            targets.update(row[0] for row in rows)
+    def apply_corrections(self, events: list[dict[str, Any]]) -> int:
+        """Retract (once) every stored event corrected by, or corrected before, ``events``."""
+        if self.corrected is None:
+            self.corrected = {row[0] for row in self.client.query(
+                f"SELECT corrected_event_id FROM {self.db}.corrections").result_rows}
+        targets = {e["corrects_event_id"] for e in events if e.get("corrects_event_id")}
+        self.corrected |= targets
+        targets |= {e["event_id"] for e in events if e["event_id"] in self.corrected}
         if not targets:
             return 0
         wanted = _in_list(targets)

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
+from sink_helpers import caught_up, running_sink, wait_until
 
 from antt.settings import Settings
 from ingest.simulate import Knobs, generate
@@ -14,8 +15,6 @@ from ingest.simulate.compare import compare
 from ingest.simulate.run import send_kafka
 from schemas import rules
 from sinks.figures import backlog, period_figures
-
-from .conftest import caught_up, running_sink, wait_until
 
 pytestmark = pytest.mark.integration
 

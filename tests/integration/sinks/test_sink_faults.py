@@ -8,11 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sink_helpers import caught_up, produce, read_topic, running_sink, wait_until
 
 from antt.settings import Settings
 from schemas.examples import ICT, make_event
-
-from .conftest import caught_up, produce, read_topic, running_sink, wait_until
 
 pytestmark = pytest.mark.integration
 

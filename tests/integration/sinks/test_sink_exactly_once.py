@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sink_helpers import caught_up, produce, running_sink, wait_until
 
 from antt.settings import Settings
 from schemas.examples import ICT, make_event
 from schemas.validate import validate_batch
 from sinks.rows import Batch
 from sinks.writer import Writer
-
-from .conftest import caught_up, produce, running_sink, wait_until
 
 pytestmark = pytest.mark.integration
 
