@@ -254,7 +254,7 @@ def test_every_statement_of_the_real_migrations_converts() -> None:
         for statement in migration.statements("antt", "Asia/Ho_Chi_Minh"):
             converted = to_cluster(statement, "antt")
             assert converted and all("ON CLUSTER 'antt'" in c for c in converted)
-            if " ENGINE = Distributed(" in converted[-1]:
+            if "ENGINE = Distributed(" in converted[-1]:
                 tables += 1
                 assert converted[0].count("_local") >= 1
                 assert "Replicated" in converted[0] or "ENGINE = Null" in converted[0]
