@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from streams.logic.facts import F_POS, Fact
+from streams.logic.facts import F_POS, Fact, from_json
 
 MAX_FACTS_PER_CHUNK = 2000
 FORMAT_VERSION = 1
@@ -60,7 +60,7 @@ def parse_key(key: str) -> tuple[int, str, int] | None:
 
 def decode(partition: int, province: str, seq: int, value: bytes) -> Chunk:
     data: dict[str, Any] = orjson.loads(value)
-    return Chunk(partition, province, seq, int(data["wm"]), [tuple(f) for f in data["facts"]])
+    return Chunk(partition, province, seq, int(data["wm"]), from_json(data["facts"]))
 
 
 def make_chunks(

@@ -65,7 +65,11 @@ class Runtime:
         self.next_seq: dict[str, int] = {}
         self.pending: dict[int, Pending] = {}
         self.loaded: set[int] = set()
-        self.version = 0  # bumped on every change; the read cache keys on it
+        self.version = 0  # bumped on every change
+        self.stats = dict.fromkeys(
+            ("records", "accepted", "duplicates", "skipped", "dead_letters", "restored_facts",
+             "chunks_written"), 0
+        )
 
     # -- records -------------------------------------------------------------------------
 
@@ -80,13 +84,19 @@ class Runtime:
         pending.records += 1
         self.version += 1
         try:
-            return self._process(raw, key, partition, offset, now_ts, pending)
+            result = self._process(raw, key, partition, offset, now_ts, pending)
         except Exception as exc:
             log.exception("record %s[%d]@%d failed", self.topic, partition, offset)
             result = RecordResult()
             reason = f"internal error: {type(exc).__name__}: {exc}"
             self._dead(result, reason, None, None, None, raw or b"", partition, offset)
-            return result
+        stats = self.stats
+        stats["records"] += 1
+        stats["accepted"] += result.accepted
+        stats["duplicates"] += result.duplicates
+        stats["skipped"] += result.skipped
+        stats["dead_letters"] += len(result.dead_letters)
+        return result
 
     def _process(
         self,
@@ -116,27 +126,33 @@ class Runtime:
             if rej.index is None or base + rej.index > state.watermark:
                 self._dead(result, rej.reason, rej.path, rej.index, rej.event_id, rej.raw,
                            partition, offset)
-        rejected = {r.index for r in report.rejected}
-        index = 0
-        out = pending.facts.setdefault(province, [])
-        for event in report.valid:
-            while index in rejected:
-                index += 1
-            pos = base + index
-            index += 1
-            if pos <= state.watermark:
-                result.skipped += 1
-                continue
-            fact = to_fact(event, pos)
-            if state.apply(fact, now_ts):
-                out.append(fact)
-                result.accepted += 1
-            else:
-                result.duplicates += 1
+        facts = self._facts(report, base, state.watermark, result)
+        accepted = state.apply_many(facts, now_ts)
+        pending.facts.setdefault(province, []).extend(accepted)
+        result.accepted = len(accepted)
+        result.duplicates = len(facts) - len(accepted)
         state.watermark = max(state.watermark, base + POS_STRIDE - 1)
         pending.dirty.add(province)
         pending.n_facts += result.accepted
         return result
+
+    @staticmethod
+    def _facts(report: Any, base: int, watermark: int, result: RecordResult) -> list[Fact]:
+        """Facts of the valid events, positioned; those at or below ``watermark`` skipped."""
+        valid = report.valid
+        if not report.rejected:
+            positions: Any = range(base, base + len(valid))
+        else:
+            rejected = {r.index for r in report.rejected}
+            total = len(valid) + len(rejected)
+            positions = [base + i for i in range(total) if i not in rejected]
+        facts = []
+        for event, pos in zip(valid, positions, strict=True):
+            if pos <= watermark:
+                result.skipped += 1
+            else:
+                facts.append(to_fact(event, pos))
+        return facts
 
     def _state(self, province: str, partition: int) -> ProvinceState:
         state = self.states.get(province)
@@ -199,6 +215,7 @@ class Runtime:
             self.next_seq[province] = seq + len(made)
             chunks.extend(made)
         self.pending[partition] = Pending(last_flush=now_ts)
+        self.stats["chunks_written"] += len(chunks)
         return chunks
 
     # -- partitions ----------------------------------------------------------------------
@@ -219,6 +236,7 @@ class Runtime:
             self.next_seq[province] = chunks[-1].seq + 1
         self.loaded |= partitions
         self.version += 1
+        self.stats["restored_facts"] += replayed
         return replayed
 
     def drop(self, partitions: set[int]) -> None:

@@ -1,7 +1,8 @@
 """The live HTTP API on the worker's Faust web server (port 6066 by default).
 
 Public: ``/api/v1/live/national``, ``/api/v1/live/provinces``, ``/api/v1/live/provinces/{code}``
-(docs/live-api.md). Internal, between workers: ``/api/v1/internal/summaries``.
+(docs/live-api.md). Internal: ``/api/v1/internal/summaries`` (between workers) and
+``/api/v1/internal/status`` (partitions held and processing counters of this worker).
 """
 
 from __future__ import annotations
@@ -59,4 +60,15 @@ def register(live_app: LiveApp) -> None:
             province = query.get("province") or None
             return _json(self, live.local_summaries(live_app, as_of, province))
 
-    del National, Provinces, Province, Summaries
+    @app.page("/api/v1/internal/status")
+    class Status(View):
+        async def get(self, request: Request) -> Response:
+            runtime = live_app.runtime
+            return _json(self, {
+                "instance": live_app.instance_id,
+                "partitions": sorted(runtime.loaded),
+                "provinces": sorted(runtime.states),
+                "stats": runtime.stats,
+            })
+
+    del National, Provinces, Province, Summaries, Status

@@ -91,27 +91,38 @@ DECISION_SLOT = {"institute": SLOT["instituted"], "decline": SLOT["declined"],
 
 Fact = tuple[Any, ...]
 
+# One shared str object per category value and per commune code: facts are kept in memory
+# for dedup and corrections, and a private copy of "00070" in each costs ~54 bytes.
+_CANONICAL: dict[str, str] = {}
+
+
+def _canon(value: Any) -> str:
+    text = _CANONICAL.get(value)
+    if text is None:
+        text = _CANONICAL[value] = str(value)
+    return text
+
 
 def to_fact(event: Any, pos: int) -> Fact:
     """Compact one validated event (attribute names of docs/architecture.md)."""
-    kind = KIND_OF_TYPE[str(event.event_type)]
+    kind = KIND_OF_TYPE[event.event_type]
     corrects = event.corrects_event_id
     a: Any = None
     b: Any = None
     c: Any = None
     d: Any = None
     if kind == RECEIVED:
-        a, b = str(event.crime_group), str(event.source_type)
+        a, b = _canon(event.crime_group), _canon(event.source_type)
     elif kind == TRIAGED:
-        a = str(event.outcome)
+        a = _canon(event.outcome)
     elif kind == EXTENDED:
-        a, b = str(event.extension), int(event.months)
+        a, b = _canon(event.extension), int(event.months)
     elif kind == RESOLVED:
-        a = str(event.decision)
+        a = _canon(event.decision)
     elif kind == CLEARED:
-        a = str(event.crime_group)
+        a = _canon(event.crime_group)
     elif kind == APPREHENDED:
-        a, b = int(event.count), str(event.crime_group)
+        a, b = int(event.count), _canon(event.crime_group)
     elif kind == ADMIN:
         a, b = int(event.violations_detected), int(event.violations_sanctioned)
         c, d = int(event.violators), int(event.fine_vnd)
@@ -120,7 +131,7 @@ def to_fact(event: Any, pos: int) -> Fact:
         event.event_id.hex,
         kind,
         event.incident_id,
-        event.commune_code,
+        _canon(event.commune_code),
         event.occurred_at.timestamp(),
         event.recorded_at.timestamp(),
         corrects.hex if corrects is not None else None,
@@ -132,23 +143,53 @@ def to_fact(event: Any, pos: int) -> Fact:
 
 
 def from_json(items: list[list[Any]]) -> list[Fact]:
-    """Facts read back from a checkpoint (JSON arrays) as tuples."""
-    return [tuple(item) for item in items]
+    """Facts read back from a checkpoint (JSON arrays) as tuples, strings shared again."""
+    out = []
+    for item in items:
+        item[F_COMMUNE] = _canon(item[F_COMMUNE])
+        for i in (F_A, F_B):
+            if isinstance(item[i], str):
+                item[i] = _canon(item[i])
+        out.append(tuple(item))
+    return out
 
 
-def direct_cells(fact: Fact) -> list[tuple[str, float, int, int]]:
-    """``(commune, occurred_ts, slot, delta)`` of a non-lifecycle fact (cleared/suspects/admin)."""
+INCIDENT_KINDS = frozenset({RECEIVED, EXTENDED, RESOLVED, RESUMED})
+"""Kinds that change a report's state (due date, open/closed); the others never do."""
+
+_ONE: dict[tuple[int, Any, Any], tuple[tuple[int, int], ...]] = {}
+
+
+def direct_slots(fact: Fact) -> tuple[tuple[int, int], ...]:
+    """``((slot, delta), ...)`` a fact contributes on its own, at its commune and time.
+
+    What depends on the report's state (resolved by the report's crime group,
+    ``resolved_on_time``, backlog, carried over) is in ``streams.logic.incidents``.
+    """
     kind = fact[F_KIND]
-    commune, ts = fact[F_COMMUNE], fact[F_OCC]
-    if kind == CLEARED:
-        return [(commune, ts, SLOT["cleared"], 1), (commune, ts, GROUP_CLEARED[fact[F_A]], 1)]
     if kind == APPREHENDED:
-        return [(commune, ts, SLOT["suspects"], fact[F_A])]
+        return ((SLOT["suspects"], fact[F_A]),)
     if kind == ADMIN:
-        return [
-            (commune, ts, SLOT["admin_violations"], fact[F_A]),
-            (commune, ts, SLOT["admin_sanctioned"], fact[F_B]),
-            (commune, ts, SLOT["admin_violators"], fact[F_C]),
-            (commune, ts, SLOT["fines_vnd"], fact[F_D]),
-        ]
-    return []
+        return (
+            (SLOT["admin_violations"], fact[F_A]),
+            (SLOT["admin_sanctioned"], fact[F_B]),
+            (SLOT["admin_violators"], fact[F_C]),
+            (SLOT["fines_vnd"], fact[F_D]),
+        )
+    key = (kind, fact[F_A], fact[F_B])
+    slots = _ONE.get(key)
+    if slots is None:
+        slots = _ONE[key] = tuple((slot, 1) for slot in _unit_slots(kind, fact[F_A], fact[F_B]))
+    return slots
+
+
+def _unit_slots(kind: int, a: Any, b: Any) -> tuple[int, ...]:
+    if kind == RECEIVED:
+        return (SLOT["received"], GROUP_RECEIVED[a], SOURCE_RECEIVED[b])
+    if kind == TRIAGED:
+        return (TRIAGE_SLOT[a],)
+    if kind == RESOLVED:
+        return (SLOT["resolved"], DECISION_SLOT[a])
+    if kind == CLEARED:
+        return (SLOT["cleared"], GROUP_CLEARED[a])
+    return ()

@@ -1,12 +1,13 @@
-"""Incident state: what a crime report's lifecycle facts contribute, whatever order they came in.
+"""Incident state: what a crime report contributes through its state, whatever the order.
 
-:func:`evaluate` is a pure function of an incident's *active* lifecycle facts (received,
-triaged, forwarded, extended, resolved, resumed). It walks them in ``occurred_at`` order, so a
-resolution that arrived before its report, or a late extension, gives the same result as the
-in-order stream. The result (:class:`Derived`) holds
+:func:`evaluate` is a pure function of an incident's *active* state-changing facts (received,
+extended, resolved, resumed: ``facts.INCIDENT_KINDS``). It walks them in ``occurred_at``
+order, so a resolution that arrived before its report, or a late extension, gives the same
+result as the in-order stream. What a fact counts on its own (``received``, ``resolved``, the
+decision...) is ``facts.direct_slots``; :class:`Derived` holds the rest:
 
-- ``cells``: ``{(commune, occurred_ts, slot): delta}`` for the period counters (received,
-  triage outcomes, resolutions, ``resolved_on_time`` and the per-group/per-source splits);
+- ``cells``: ``{(commune, occurred_ts, slot): delta}``: per resolution, ``resolved`` under the
+  report's crime group and ``resolved_on_time`` (both need the report);
 - ``open``: ``(commune, due_day)`` when the report is open after all facts, else ``None``
   (``due_day``: the local day number of the due date in force);
 - ``carry``: the period starts (day numbers) at which the report was carried over, i.e.
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 
 from streams.logic.calendar import LocalCalendar
 from streams.logic.facts import (
-    DECISION_SLOT,
     EXTENDED,
     F_A,
     F_B,
@@ -32,23 +32,17 @@ from streams.logic.facts import (
     F_OCC,
     F_POS,
     F_REC,
-    GROUP_RECEIVED,
     GROUP_RESOLVED,
     RECEIVED,
     RESOLVED,
     RESUMED,
     SLOT,
-    SOURCE_RECEIVED,
-    TRIAGE_SLOT,
-    TRIAGED,
     Fact,
 )
 from streams.logic.rules import DueRules
 
 CellKey = tuple[str, float, int]
 
-_RECEIVED = SLOT["received"]
-_RESOLVED = SLOT["resolved"]
 _ON_TIME = SLOT["resolved_on_time"]
 
 
@@ -70,54 +64,43 @@ def evaluate(
     facts: list[Fact], cal: LocalCalendar, rules: DueRules, starts: Iterable[int]
 ) -> Derived:
     """Contribution of one incident; ``facts`` must be sorted by :func:`sort_key`."""
-    cells: dict[CellKey, int] = {}
     recv = next((f for f in facts if f[F_KIND] == RECEIVED), None)
-    due = rules.initial_due(recv[F_OCC]) if recv is not None else None
+    if recv is None:
+        return EMPTY  # a resolution waiting for its report counts only its own slots
+    cells: dict[CellKey, int] = {}
+    recv_day = cal.day(recv[F_OCC])
+    due = rules.initial_due(recv_day)
+    status: list[tuple[int, int]] = []  # (local day, kind) of resolutions and resumes
+    group_slot = GROUP_RESOLVED[recv[F_A]]
     for f in facts:
         kind = f[F_KIND]
-        where = (f[F_COMMUNE], f[F_OCC])
-        if kind == RECEIVED:
-            _bump(cells, where, _RECEIVED)
-            _bump(cells, where, GROUP_RECEIVED[f[F_A]])
-            _bump(cells, where, SOURCE_RECEIVED[f[F_B]])
-        elif kind == TRIAGED:
-            _bump(cells, where, TRIAGE_SLOT[f[F_A]])
-        elif kind == RESOLVED:
-            _bump(cells, where, _RESOLVED)
-            _bump(cells, where, DECISION_SLOT[f[F_A]])
-            if recv is not None and due is not None:
-                _bump(cells, where, GROUP_RESOLVED[recv[F_A]])
-                if cal.day(f[F_OCC]) <= due:
-                    _bump(cells, where, _ON_TIME)
-        elif recv is not None and due is not None:
-            if kind == EXTENDED:
-                due = rules.extend(recv[F_OCC], due, f[F_A], f[F_B])
-            elif kind == RESUMED:
-                due = rules.resumed(f[F_OCC])
-    if recv is None or due is None:
-        return Derived(cells)
-    opened = _is_open(facts, None, cal)
-    open_entry = (recv[F_COMMUNE], due) if opened else None
-    recv_day = cal.day(recv[F_OCC])
-    carry = tuple(
-        (recv[F_COMMUNE], s) for s in starts if recv_day < s and _is_open(facts, s, cal)
-    )
+        if kind == RESOLVED:
+            day = cal.day(f[F_OCC])
+            status.append((day, kind))
+            _bump(cells, f, group_slot)
+            if day <= due:
+                _bump(cells, f, _ON_TIME)
+        elif kind == EXTENDED:
+            due = rules.extend(recv[F_OCC], due, f[F_A], f[F_B])
+        elif kind == RESUMED:
+            status.append((cal.day(f[F_OCC]), kind))
+            due = rules.resumed(f[F_OCC])
+    commune = recv[F_COMMUNE]
+    open_entry = (commune, due) if _is_open(status, None) else None
+    carry = tuple((commune, s) for s in starts if recv_day < s and _is_open(status, s))
     return Derived(cells, open_entry, carry)
 
 
-def _bump(cells: dict[CellKey, int], where: tuple[str, float], slot: int) -> None:
-    key = (where[0], where[1], slot)
+def _bump(cells: dict[CellKey, int], fact: Fact, slot: int) -> None:
+    key = (fact[F_COMMUNE], fact[F_OCC], slot)
     cells[key] = cells.get(key, 0) + 1
 
 
-def _is_open(facts: list[Fact], before_day: int | None, cal: LocalCalendar) -> bool:
-    """Open after the status facts whose local day is before ``before_day`` (all if None)."""
+def _is_open(status: list[tuple[int, int]], before_day: int | None) -> bool:
+    """Open after the status changes on days before ``before_day`` (all if None)."""
     last = None
-    for f in facts:
-        kind = f[F_KIND]
-        if kind != RESOLVED and kind != RESUMED:
-            continue
-        if before_day is not None and cal.day(f[F_OCC]) >= before_day:
+    for day, kind in status:
+        if before_day is not None and day >= before_day:
             break
         last = kind
     return last != RESOLVED

@@ -21,8 +21,9 @@ class DueRules:
     def _dt(self, ts: float) -> datetime:
         return datetime.fromtimestamp(ts, UTC).astimezone(self.tz)
 
-    def initial_due(self, received_ts: float) -> int:
-        return rules.initial_due(self._dt(received_ts)).toordinal()
+    def initial_due(self, received_day: int) -> int:
+        """Due day of a report received on local day number ``received_day``."""
+        return received_day + rules.REPORT_DUE_DAYS
 
     def extend(self, received_ts: float, due_day: int, kind: str, months: int) -> int:
         """Due date after a ``deadline_extended`` of ``kind`` by ``months``."""

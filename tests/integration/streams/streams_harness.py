@@ -1,0 +1,149 @@
+"""Helpers for the streams integration tests: real Tansu broker, real `antt worker` processes.
+
+Workers run as subprocesses so that ``kill -9`` is real. Events are produced with
+kafka-python; dead letters are read back with aiokafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from antt.kafka import client_config
+from antt.settings import Settings
+
+ANTT = str(Path(sys.executable).with_name("antt"))
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
+    """Poll ``check`` until it returns a truthy value; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+
+
+def get_json(port: int, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, orjson.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read() or b"null")
+
+
+def produce(settings: Settings, records: list[tuple[bytes | None, bytes | None]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**client_config(settings), linger_ms=5, acks=1,
+                             max_request_size=4 * 1024 * 1024)
+    try:
+        for key, value in records:
+            producer.send(settings.events_topic, key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def read_topic(settings: Settings, topic: str, count: int, timeout: float = 30) -> list[Any]:
+    """The first ``count`` records of ``topic`` (all partitions), values parsed as JSON."""
+
+    async def run() -> list[Any]:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            parts = consumer.partitions_for_topic(topic) or set()
+            consumer.assign([TopicPartition(topic, p) for p in parts])
+            await consumer.seek_to_beginning()
+            out: list[Any] = []
+            deadline = time.monotonic() + timeout
+            while len(out) < count and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                for msgs in batches.values():
+                    out.extend(orjson.loads(m.value) for m in msgs)
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+class Workers:
+    """`antt worker` subprocesses of one consumer group."""
+
+    def __init__(self, settings: Settings, logs: Path):
+        self.settings = settings
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
+
+    def env(self) -> dict[str, str]:
+        s = self.settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+        env.update({
+            "ANTT_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+            "ANTT_EVENTS_TOPIC": s.events_topic,
+            "ANTT_DLQ_TOPIC": s.dlq_topic,
+            "ANTT_WORKER_ID": s.worker_id,
+            "ANTT_WORKER_DATA_DIR": str(s.worker_data_dir),
+            "ANTT_TOPIC_PARTITIONS": str(s.topic_partitions),
+            "ANTT_LIVE_FLUSH_INTERVAL_S": str(s.live_flush_interval_s),
+            "ANTT_WORKER_SESSION_TIMEOUT_S": str(s.worker_session_timeout_s),
+        })
+        return env
+
+    def start(self, name: str) -> int:
+        from devstack.stack import free_port
+
+        port = self.ports.get(name) or free_port()
+        self.ports[name] = port
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        self.procs[name] = subprocess.Popen(
+            [ANTT, "worker", "--web-port", str(port), "--id", name],
+            env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        return port
+
+    def signal(self, name: str, sig: int) -> None:
+        proc = self.procs[name]
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def counted(self, name: str) -> int:
+        status, body = get_json(self.ports[name], "/api/v1/live/national")
+        return body["freshness"]["events_counted"] if status == 200 else -1
+
+    def status(self, name: str) -> dict[str, Any]:
+        return get_json(self.ports[name], "/api/v1/internal/status")[1]
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        text = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
