@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any
 
 from antt.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context for SSL / SASL_SSL listeners (CA from ``ANTT_KAFKA_SSL_CAFILE``)."""
+    if "SSL" not in settings.kafka_security_protocol.upper():
+        return None
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    return ssl.create_default_context(cafile=cafile)
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -16,6 +25,9 @@ def client_config(settings: Settings) -> dict[str, Any]:
         "bootstrap_servers": settings.kafka_bootstrap.split(","),
         "security_protocol": settings.kafka_security_protocol,
     }
+    context = ssl_context(settings)
+    if context is not None:
+        config["ssl_context"] = context
     if settings.kafka_sasl_mechanism:
         config["sasl_mechanism"] = settings.kafka_sasl_mechanism
         config["sasl_plain_username"] = settings.kafka_sasl_username
