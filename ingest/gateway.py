@@ -39,6 +39,8 @@ audit = logging.getLogger("ingest.audit")
 
 EVENTS_PATH = "/api/v1/events"
 BROKER_RETRY_AFTER_S = 5.0
+# Refusals that may leave (part of) the body unread: the connection is closed after them.
+BODY_UNREAD = frozenset({401, 408, 413, 415, 429})
 
 Clock = Callable[[], datetime]
 Validator = Callable[..., Any]
@@ -72,7 +74,10 @@ def error_response(exc: RequestError, request_id: str) -> web.Response:
         headers["Retry-After"] = retry_after_header(exc.retry_after)
     if exc.status == 401:
         headers["WWW-Authenticate"] = f'Bearer realm="antt", error="{exc.code}"'
-    return json_response(exc.status, payload, **headers)
+    response = json_response(exc.status, payload, **headers)
+    if exc.status in BODY_UNREAD:
+        response.force_close()  # do not linger reading a body nobody will use
+    return response
 
 
 @dataclass

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 # Idle keep-alive connections are closed after this many seconds.
 KEEPALIVE_TIMEOUT_S = 30.0
+# After a refusal that left the body unread, the rest is read and dropped for at most this
+# long (so that the client sees the answer rather than a reset), then the connection closes.
+LINGER_S = 2.0
 
 
 @dataclass
@@ -47,7 +50,8 @@ async def start_gateway(
     # clear 400 for truncated input. access_log=None: the audit log replaces it, and no
     # request line or header may ever reach a log.
     runner = web.AppRunner(
-        app, access_log=None, auto_decompress=False, keepalive_timeout=KEEPALIVE_TIMEOUT_S
+        app, access_log=None, auto_decompress=False, keepalive_timeout=KEEPALIVE_TIMEOUT_S,
+        lingering_time=LINGER_S,
     )
     await runner.setup()
     site = web.TCPSite(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -76,7 +75,7 @@ async def read_topic(settings: Settings, *, records: int, timeout: float = 15.0,
                      topic: str | None = None) -> list[tuple[bytes, list]]:
     """Every record on the topic from the start: (key, events), at least ``records`` of them.
 
-    Waits until ``records`` arrived (or ``timeout``), then a little longer for extra ones.
+    Waits until ``records`` arrived (or ``timeout``), then reads on until a poll is empty.
     """
     from aiokafka import AIOKafkaConsumer
 
@@ -93,9 +92,12 @@ async def read_topic(settings: Settings, *, records: int, timeout: float = 15.0,
             for messages in batches.values():
                 out += [(m.key, _parse(m.value)) for m in messages]
             if len(out) >= records:
-                await asyncio.sleep(0.3)  # and nothing more arrives
-                for messages in (await consumer.getmany(timeout_ms=300)).values():
-                    out += [(m.key, _parse(m.value)) for m in messages]
+                while True:  # drain: stop at the first empty poll
+                    more = await consumer.getmany(timeout_ms=500)
+                    if not more:
+                        break
+                    for messages in more.values():
+                        out += [(m.key, _parse(m.value)) for m in messages]
                 break
     finally:
         await consumer.stop()

@@ -97,3 +97,38 @@ async def test_simulate_via_kafka_writes_the_truth_of_what_it_sent(topics, tmp_p
     assert set(truth["provinces"]) == {c["code"] for c in truth["national"]["children"]}
     assert compare(truth["national"], truth["national"]) == []
 
+
+
+async def test_simulate_via_gateway(topics, tmp_path, topic_reader):
+    import asyncio
+
+    from ingest.server import start_gateway
+    from ingest.tokens import add_token
+    from schemas.units import PROVINCES
+
+    settings = topics.model_copy(update={"gateway_rate_per_token": 1000.0})
+    tokens = {p: add_token(settings.gateway_tokens_file, p)[0] for p in PROVINCES}
+    (tmp_path / "tokens-plain.json").write_bytes(orjson.dumps(tokens))
+    running = await start_gateway(settings, host="127.0.0.1", port=0)
+    truth_path = tmp_path / "truth.json"
+    env = {**os.environ, "ANTT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "ANTT_EVENTS_TOPIC": settings.events_topic}
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "antt.cli", "simulate", "--via", "gateway", "--gateway-url",
+            running.url, "--tokens", str(tmp_path / "tokens-plain.json"), "--rate", "1000",
+            "--duration", "2", "--duplicates", "0.1", "--malformed", "0.05",
+            "--truth", str(truth_path), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    finally:
+        await running.stop()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    meta = orjson.loads(truth_path.read_bytes())["meta"]
+    # The gateway keeps only valid events: every distinct one plus the resent duplicates.
+    assert f"{meta['distinct_valid_events'] + meta['duplicates']} events accepted" in (
+        out.decode())
+    stored = await topic_reader(settings, records=1, timeout=20)
+    ids = [e["event_id"] for _, v in stored for e in v]
+    assert len(ids) == meta["distinct_valid_events"] + meta["duplicates"]
+    assert len(set(ids)) == meta["distinct_valid_events"]

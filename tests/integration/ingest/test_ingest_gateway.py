@@ -189,3 +189,25 @@ async def test_audit_log_has_request_facts_and_no_secrets(gateway, caplog):
     assert "province=01" in audit[0] and "accepted=2" in audit[0]
     for secret in (*gateway.tokens.values(), marker):
         assert secret not in text
+
+
+async def test_oversized_chunked_body_is_413_without_reading_it_all(gateway):
+    """No Content-Length: the gateway counts bytes as they arrive and stops at the limit."""
+    sent = 0
+
+    async def chunks():
+        nonlocal sent
+        yield b"["
+        for _ in range(400):  # up to 26 MB, far above the 2 MiB limit of the fixture
+            sent += 65536
+            yield b" " * 65536
+
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.post(gateway.events_url, data=chunks(),
+                                    headers=gateway.auth()) as resp:
+                status, answer = resp.status, await resp.json()
+        except aiohttp.ClientError:
+            pytest.fail("the gateway reset the connection instead of answering 413")
+    assert status == 413 and answer["error"] == "body_too_large"
+    assert sent < 20 * 1024 * 1024
