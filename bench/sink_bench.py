@@ -9,7 +9,8 @@ records of 1,000 events (4 partitions), then measures:
 1. end to end: ``antt sink`` (validate, batch, dedup lookup, insert with token, read-back
    check, commit) from the first record fetched to the last offset committed;
 2. the ClickHouse write path alone (``Writer.write`` on validated batches of 50,000);
-3. the bare insert (one tokened insert per batch, no lookup, no read-back);
+3. the bare insert (one tokened insert per batch, no lookup, no read-back), into
+   ``events_raw`` with its materialized views, and into a copy without views;
 4. validation alone (``schemas.validate_batch`` on the same records).
 """
 
@@ -113,13 +114,16 @@ def validated_batches(records, settings):  # noqa: ANN001, ANN201
     return batches
 
 
-def timed_writes(settings, batches, full: bool) -> float:  # noqa: ANN001
+def timed_writes(settings, batches, full: bool, views: bool = True) -> float:  # noqa: ANN001
     from sinks.client import make_client
     from sinks.service import prepare_database
     from sinks.writer import Writer
 
     prepare_database(settings)
     client = make_client(settings, database=settings.clickhouse_database)
+    if not views:
+        for name in ("corrections_mv", "metrics_daily_from_raw_mv", "incidents_from_raw_mv"):
+            client.command(f"DROP VIEW {settings.clickhouse_database}.{name}")
     writer = Writer(client, settings, verify=full)
     started = time.perf_counter()
     for batch in batches:
@@ -167,6 +171,10 @@ def main() -> int:
                             batches, full=False)
         print(f"3. bare tokened insert into events_raw (+ its materialized views): "
               f"{total / bare:,.0f} rows/s ({bare:.1f} s)")
+        plain = timed_writes(settings.model_copy(update={"clickhouse_database": "antt_n"}),
+                             batches, full=False, views=False)
+        print(f"   the same without materialized views: {total / plain:,.0f} rows/s "
+              f"({plain:.1f} s)")
         now = datetime.now(UTC)
         started = time.perf_counter()
         for _key, value in records:

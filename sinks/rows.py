@@ -52,6 +52,16 @@ COLUMNS: tuple[str, ...] = EVENT_COLUMNS + META_COLUMNS
 """Columns the sink writes into ``events_raw`` (and the order of a row tuple)."""
 
 _NULLABLE = frozenset({"corrects_event_id"})
+_TIME_COLUMNS = tuple(EVENT_COLUMNS.index(c) for c in ("occurred_at", "recorded_at"))
+# Non-string column types of events_raw (every other column is a String on the wire).
+_TYPES = {
+    "event_id": "UUID", "schema_version": "UInt8", "occurred_at": "DateTime64(3, 'UTC')",
+    "recorded_at": "DateTime64(3, 'UTC')", "corrects_event_id": "Nullable(UUID)",
+    "months": "UInt8", "suspects_count": "UInt32", "apprehended_count": "UInt32",
+    "violations_detected": "UInt32", "violations_sanctioned": "UInt32", "violators": "UInt32",
+    "fine_vnd": "UInt64", "kafka_partition": "UInt32", "kafka_offset": "UInt64",
+    "ingested_at": "DateTime64(3, 'UTC')",
+}
 
 
 def event_columns(events: Sequence[dict[str, Any]]) -> list[list[Any]]:
@@ -69,12 +79,28 @@ def event_columns(events: Sequence[dict[str, Any]]) -> list[list[Any]]:
     return out
 
 
+def ms_ticks(moment: datetime) -> int:
+    """Milliseconds since the epoch: what a ``DateTime64(3)`` column stores."""
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+
+
 def batch_columns(events: Sequence[dict[str, Any]], topic: str, partition: int,
                   offsets: Sequence[int], ingested_at: datetime) -> list[list[Any]]:
-    """All :data:`COLUMNS` for ``events`` read at ``offsets`` of ``topic``/``partition``."""
+    """All :data:`COLUMNS` for ``events`` read at ``offsets`` of ``topic``/``partition``.
+
+    Times go out as millisecond ticks (the client then writes them as they are).
+    """
     n = len(events)
-    return [*event_columns(events), [topic] * n, [partition] * n, list(offsets),
-            [ingested_at] * n]
+    columns = event_columns(events)
+    for i in _TIME_COLUMNS:
+        columns[i] = [ms_ticks(t) for t in columns[i]]
+    return [*columns, [topic] * n, [partition] * n, list(offsets), [ms_ticks(ingested_at)] * n]
+
+
+def insert_types() -> list[str]:
+    """Wire types for the insert: ``LowCardinality(String)`` columns go out as ``String``
+    (the server builds the dictionaries, far faster than the Python client)."""
+    return [_TYPES.get(name, "String") for name in COLUMNS]
 
 
 def local_date(moment: datetime, tz: tzinfo) -> date:

@@ -35,11 +35,12 @@ from clickhouse_connect.driver.client import Client
 from antt.settings import Settings
 from sinks.errors import Verdict, classify, error_code
 from sinks.known import KnownIds
-from sinks.rows import COLUMNS, Batch, first_of_each_id
+from sinks.rows import COLUMNS, Batch, first_of_each_id, insert_types
 
 log = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 10_000
+INSERT_TYPES = insert_types()
 NOT_STORED = ("ClickHouse acknowledged the insert but did not store the row "
               "(refused by a CHECK constraint or a default expression)")
 _BIG_QUERY = {"max_query_size": 16 * 1024 * 1024}
@@ -190,7 +191,8 @@ class Writer:
         try:
             self.client.insert(
                 f"{self.db}.events_raw", batch.columns(self.clock(), lo, hi),
-                column_names=list(COLUMNS), column_oriented=True,
+                column_names=list(COLUMNS), column_type_names=INSERT_TYPES,
+                column_oriented=True,
                 settings={**self.insert_settings, "insert_deduplication_token": token},
             )
         except Exception as exc:

@@ -33,7 +33,7 @@ def test_type_specific_fields_are_renamed_and_defaulted() -> None:
     assert admin["source_type"] == "" and admin["months"] == 0
     assert admin["corrects_event_id"] is None  # Nullable column keeps NULL
     assert (admin["kafka_topic"], admin["kafka_partition"], admin["kafka_offset"]) == ("t", 2, 11)
-    assert admin["ingested_at"] == NOW
+    assert admin["ingested_at"] == int(NOW.timestamp() * 1000)
     assert resumed["legacy_province_code"] == ""
 
 
