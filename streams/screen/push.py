@@ -25,7 +25,12 @@ logger = logging.getLogger(__name__)
 #: awaitable of one. It raises ``LookupError`` for an unknown code.
 SnapshotFn = Callable[[str, str | None], Any]
 
-Key = tuple[str, str | None]
+Key = tuple[str, str | None, str]  # scope, code, view
+
+#: Views of a snapshot a client may ask for: the API document as is, or without the per-group
+#: breakdowns of the children (the screen's table does not show them; a third of the bytes).
+VIEWS = ("full", "screen")
+CHILD_BREAKDOWNS = ("by_crime_group", "by_source_type")
 
 
 def sse_frame(data: bytes, *, event: str | None = None, event_id: int | None = None) -> bytes:
@@ -65,6 +70,19 @@ def unavailable_frame(exc: BaseException) -> bytes:
     return sse_frame(orjson.dumps(detail), event="unavailable")
 
 
+def screen_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` without the children's per-group breakdowns; every other field unchanged."""
+    children = []
+    for child in doc.get("children") or []:
+        periods = {
+            name: {**period, "figures": {k: v for k, v in period["figures"].items()
+                                         if k not in CHILD_BREAKDOWNS}}
+            for name, period in (child.get("periods") or {}).items()
+        }
+        children.append({**child, "periods": periods})
+    return {**doc, "children": children}
+
+
 @dataclass
 class _Channel:
     """The newest frame of one scope, and who is waiting for the next one."""
@@ -101,9 +119,14 @@ class LiveFeed:
 
     async def build(self, key: Key) -> bytes:
         """Call the snapshot function once and encode the result (no SSE framing)."""
-        value = self._snapshot(*key)
+        scope, code, view = key
+        value = self._snapshot(scope, code)
         if inspect.isawaitable(value):
             value = await value
+        if view == "screen":
+            if isinstance(value, bytes | bytearray | str):
+                value = orjson.loads(value)
+            value = screen_view(value)
         return encode_snapshot(value)
 
     async def _produce(self, channel: _Channel) -> None:
@@ -143,14 +166,18 @@ class LiveFeed:
                 channel.task.cancel()
             self._channels.pop(channel.key, None)
 
-    async def frames(self, scope: str, code: str | None) -> AsyncGenerator[bytes, None]:
+    async def frames(
+        self, scope: str, code: str | None, view: str = "full"
+    ) -> AsyncGenerator[bytes, None]:
         """Yield the scope's newest frame each time there is a new one, until :meth:`close`.
 
         Raises ``LookupError`` (before the first frame) when the scope does not exist.
         """
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}")
         if self._closed:
             return
-        channel = self._join((scope, code))
+        channel = self._join((scope, code, view))
         seen = 0
         try:
             while not self._closed:

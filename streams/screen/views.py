@@ -5,8 +5,8 @@
 - ``GET /``: the page (Vietnamese, English toggle);
 - ``GET /screen/{asset}``: its CSS, JavaScript, texts and ``config.json`` (targets, thresholds);
 - ``GET /api/v1/live/stream/national`` and ``/api/v1/live/stream/provinces/{code}``: the push
-  channel, Server-Sent Events carrying the same JSON as ``/api/v1/live/...``, several times a
-  second.
+  channel, Server-Sent Events carrying the same JSON as ``/api/v1/live/...``, twice a second;
+  ``?view=screen`` (what the page asks for) leaves out the children's per-group breakdowns.
 
 Every asset is a file of this package: nothing is fetched from elsewhere.
 """
@@ -23,7 +23,7 @@ from typing import Any
 import faust
 from aiohttp import web
 
-from streams.screen.push import LiveFeed, SnapshotFn, sse_retry
+from streams.screen.push import VIEWS, LiveFeed, SnapshotFn, sse_retry
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,10 @@ class ScreenHandlers:
                 "X-Accel-Buffering": "no",
             }
         )
-        frames = self.feed.frames(scope, code)
+        view = request.query.get("view", "full")
+        if view not in VIEWS:
+            raise web.HTTPBadRequest(text=f"view must be one of {', '.join(VIEWS)}")
+        frames = self.feed.frames(scope, code, view)
         try:
             async for frame in frames:
                 if not response.prepared:

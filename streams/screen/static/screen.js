@@ -243,8 +243,8 @@
   /* ---- push channel ---------------------------------------------------------------- */
 
   function streamUrl() {
-    return S.scope.kind === "national" ? "/api/v1/live/stream/national"
-      : "/api/v1/live/stream/provinces/" + encodeURIComponent(S.scope.code);
+    return (S.scope.kind === "national" ? "/api/v1/live/stream/national"
+      : "/api/v1/live/stream/provinces/" + encodeURIComponent(S.scope.code)) + "?view=screen";
   }
 
   function onSnapshot(ev) {

@@ -7,7 +7,7 @@ import asyncio
 import orjson
 import pytest
 
-from streams.screen.push import LiveFeed, encode_snapshot, sse_frame, sse_retry
+from streams.screen.push import LiveFeed, encode_snapshot, screen_view, sse_frame, sse_retry
 
 
 def test_sse_frame_fields_and_terminator() -> None:
@@ -129,3 +129,32 @@ async def test_close_ends_every_stream() -> None:
     await asyncio.wait_for(task, 2)
     assert len(got) == 1
     assert [f async for f in feed.frames("national", None)] == []
+
+
+def test_screen_view_drops_only_the_childrens_breakdowns() -> None:
+    figures = {"received": 3, "by_crime_group": {"drugs": {"received": 1}},
+               "by_source_type": {"report": 3}}
+    doc = {"scope": "national", "periods": {"today": {"start": "d", "figures": figures}},
+           "children": [{"code": "01", "name": "Hà Nội", "backlog": {"open": 1},
+                         "periods": {"today": {"start": "d", "end": "d", "figures": figures}}}]}
+    slim = screen_view(doc)
+    assert slim["periods"] == doc["periods"]  # the scope's own breakdowns stay
+    assert slim["children"][0]["periods"]["today"] == {"start": "d", "end": "d",
+                                                       "figures": {"received": 3}}
+    assert slim["children"][0]["backlog"] == {"open": 1}
+    assert "by_crime_group" in doc["children"][0]["periods"]["today"]["figures"], "not mutated"
+
+
+async def test_views_of_one_scope_are_separate_channels() -> None:
+    snap = Counter()
+    feed = LiveFeed(snap, interval_s=0.05)
+
+    async def first(view: str) -> bytes:
+        async for frame in feed.frames("national", None, view):
+            return frame
+        raise AssertionError("no frame")
+
+    full, slim = await asyncio.wait_for(asyncio.gather(first("full"), first("screen")), 5)
+    assert b'"scope":"national"' in full and b'"scope":"national"' in slim
+    with pytest.raises(ValueError):
+        await first("everything")

@@ -74,6 +74,14 @@ async def test_national_stream_pushes_snapshots(client: TestClient) -> None:
     resp.close()
 
 
+async def test_screen_view_and_bad_view(client: TestClient) -> None:
+    resp = await client.get("/api/v1/live/stream/national?view=screen")
+    assert resp.status == 200
+    assert '"scope":"national"' in (await read_events(resp, 1))[0]
+    resp.close()
+    assert (await client.get("/api/v1/live/stream/national?view=all")).status == 400
+
+
 async def test_province_stream_and_unknown_codes(client: TestClient) -> None:
     resp = await client.get("/api/v1/live/stream/provinces/01")
     assert resp.status == 200
