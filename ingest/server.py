@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from antt.settings import Settings
+from ingest.deadline import guarded
 from ingest.gateway import GATEWAY_KEY, Gateway, build_app
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ LINGER_S = 2.0
 @dataclass
 class RunningGateway:
     runner: web.AppRunner
+    server: asyncio.base_events.Server
     host: str
     port: int
 
@@ -38,6 +40,7 @@ class RunningGateway:
         return self.runner.app[GATEWAY_KEY]
 
     async def stop(self) -> None:
+        self.server.close()
         await self.runner.cleanup()
 
 
@@ -54,16 +57,18 @@ async def start_gateway(
         lingering_time=LINGER_S,
     )
     await runner.setup()
-    site = web.TCPSite(
-        runner, host or settings.gateway_host,
-        settings.gateway_port if port is None else port, reuse_address=True,
+    assert runner.server is not None
+    # Listening through our own server (not a TCPSite) so that every connection is wrapped
+    # in the header deadline; runner.cleanup() still shuts the connections down.
+    server = await asyncio.get_running_loop().create_server(
+        guarded(runner.server, settings.gateway_read_timeout_s),
+        host or settings.gateway_host,
+        settings.gateway_port if port is None else port,
+        reuse_address=True,
     )
-    await site.start()
-    server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
-    sockets = getattr(server, "sockets", None) or []
-    bound_host, bound_port = sockets[0].getsockname()[:2]
+    bound_host, bound_port = server.sockets[0].getsockname()[:2]
     log.info("gateway listening on http://%s:%s", bound_host, bound_port)
-    return RunningGateway(runner, str(bound_host), int(bound_port))
+    return RunningGateway(runner, server, str(bound_host), int(bound_port))
 
 
 async def _serve(settings: Settings, host: str | None, port: int | None) -> None:

@@ -164,6 +164,15 @@ async def test_slow_client_gets_408_not_a_hang(gateway):
     assert status_line.startswith(b"HTTP/1.1 408"), status_line
 
 
+async def test_slow_headers_get_408_and_a_closed_connection(gateway):
+    reader, writer = await asyncio.open_connection(gateway.running.host, gateway.running.port)
+    writer.write(b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n")  # headers never end
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), timeout=10)  # read() ends when closed
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408") and b"header_timeout" in answer
+
+
 async def test_health_and_metrics(gateway):
     await post(gateway, orjson.dumps(events(3)))
     async with aiohttp.ClientSession() as session:
