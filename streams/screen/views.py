@@ -3,7 +3,8 @@
 ``register_views(app, snapshot)`` adds to the Faust app's web server (aiohttp):
 
 - ``GET /``: the page (Vietnamese, English toggle);
-- ``GET /screen/{asset}``: its CSS, JavaScript, texts and ``config.json`` (targets, thresholds);
+- ``GET /screen/{asset}``: its CSS, JavaScript, texts, ``config.json`` (targets, thresholds)
+  and ``provinces.json`` (names of the 34 provinces);
 - ``GET /api/v1/live/stream/national`` and ``/api/v1/live/stream/provinces/{code}``: the push
   channel, Server-Sent Events carrying the same JSON as ``/api/v1/live/...``, twice a second;
   ``?view=screen`` (what the page asks for) leaves out the children's per-group breakdowns.
@@ -14,6 +15,7 @@ Every asset is a file of this package: nothing is fetched from elsewhere.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import orjson
 from aiohttp import web
 
 from streams.screen.push import VIEWS, LiveFeed, SnapshotFn, sse_retry
@@ -58,6 +61,14 @@ def load_assets() -> dict[str, Asset]:
     return {name: Asset(path.read_bytes(), ctype) for name, (path, ctype) in ASSETS.items()}
 
 
+@functools.cache
+def province_names() -> bytes:
+    """``{"01": "Thành phố Hà Nội", ...}``: the 34 provinces, for the page's header."""
+    from schemas import units
+
+    return orjson.dumps({code: units.province_name(code) for code in units.PROVINCES})
+
+
 class ScreenHandlers:
     """aiohttp handlers of the page, its assets and the push channel."""
 
@@ -77,7 +88,11 @@ class ScreenHandlers:
         return self._asset_response("index.html")
 
     async def asset(self, request: web.Request) -> web.Response:
-        return self._asset_response(request.match_info["name"])
+        name = request.match_info["name"]
+        if name == "provinces.json":
+            return web.Response(body=province_names(), content_type="application/json",
+                                charset="utf-8", headers=NO_CACHE)
+        return self._asset_response(name)
 
     async def stream_national(self, request: web.Request) -> web.StreamResponse:
         return await self._stream(request, "national", None)

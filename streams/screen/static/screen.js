@@ -156,6 +156,8 @@
     var tr = t();
     $("table-title").textContent = (S.scope.kind === "national" ? tr.table_provinces
       : tr.table_communes) + " (" + rows.length + ")";
+    $("table-hint").textContent = S.scope.kind === "national" ? tr.table_hint
+      : tr.table_hint_communes;
     Array.prototype.forEach.call($("period-switch").children, function (b) {
       b.textContent = periodLabel(b.dataset.period);
       b.classList.toggle("on", b.dataset.period === S.period);
@@ -177,9 +179,6 @@
 
   function render() {
     if (!S.snap) { return; }
-    if (S.snap.scope === "national") {
-      (S.snap.children || []).forEach(function (p) { S.names[p.code] = p.name; });
-    }
     renderHeader();
     renderCards();
     Charts.minutes($("chart-minutes"), S.snap.last_hour, new Date(S.snap.as_of), S.lang, t(),
@@ -339,7 +338,18 @@
     setInterval(updateFreshness, 500);
   }
 
+  /* Freshness thresholds may be overridden in the address, e.g. "/?stale_event_age_s=30"
+     (drills and tests); anything else in the query is ignored. */
+  function applyOverrides(cfg) {
+    var params = new URLSearchParams(location.search);
+    Object.keys(cfg.freshness).forEach(function (k) {
+      var v = parseFloat(params.get(k));
+      if (isFinite(v) && v > 0) { cfg.freshness[k] = v; }
+    });
+  }
+
   function start(cfg, dict) {
+    applyOverrides(cfg);
     S.cfg = cfg; S.dict = dict;
     S.period = cfg.default_table_period || "today";
     var saved = null;
@@ -352,6 +362,7 @@
 
   Promise.all([
     fetch("/screen/config.json").then(function (r) { return r.json(); }),
-    fetch("/screen/i18n.json").then(function (r) { return r.json(); })
-  ]).then(function (res) { start(res[0], res[1]); });
+    fetch("/screen/i18n.json").then(function (r) { return r.json(); }),
+    fetch("/screen/provinces.json").then(function (r) { return r.json(); })
+  ]).then(function (res) { S.names = res[2]; start(res[0], res[1]); });
 })();

@@ -187,10 +187,31 @@ def test_drill_down_to_a_province_and_back(worker: Worker, browser: Browser) -> 
     assert severe(browser.console()) == []
 
 
+def test_stale_indicator_when_the_stream_stops(
+    worker: Worker, browser: Browser, feed: EventFeed
+) -> None:
+    browser.get(worker.url + "/?stale_event_age_s=6")  # 300 s in config.json
+    feed.send_tick()
+    browser.wait_for("return document.getElementById('freshness').dataset.state === 'live'",
+                     timeout=20)
+    # no more events: the worker keeps pushing, but the newest event ages past 6 s
+    browser.wait_for("return document.getElementById('freshness').dataset.state === 'stale'",
+                     timeout=20)
+    page = browser.run(READ_PAGE)
+    assert page["banner"] and "Không nhận được sự kiện mới" in page["bannerText"]
+    assert browser.run("return document.body.className") == "stale"
+    feed.send_tick()
+    browser.wait_for("return document.getElementById('freshness').dataset.state === 'live'",
+                     timeout=20)
+    assert severe(browser.console()) == []
+
+
 def test_stale_indicator_when_the_worker_stops_then_reconnects(
     worker: Worker, browser: Browser, feed: EventFeed
 ) -> None:
-    assert browser.run(READ_PAGE)["state"] == "live"
+    browser.get(worker.url + "/")
+    browser.wait_for("return document.getElementById('freshness').dataset.state === 'live'",
+                     timeout=20)
     worker.stop()
     stopped = time.monotonic()
     browser.wait_for("return document.getElementById('freshness').dataset.state === "

@@ -46,6 +46,14 @@ async def test_every_asset_is_served(client: TestClient, name: str) -> None:
     assert await resp.read()
 
 
+async def test_province_names_for_the_header(client: TestClient) -> None:
+    resp = await client.get("/screen/provinces.json")
+    assert resp.status == 200
+    names = await resp.json()
+    assert len(names) == 34
+    assert names["01"] == "Thành phố Hà Nội"
+
+
 async def test_unknown_asset_and_traversal_are_404(client: TestClient) -> None:
     assert (await client.get("/screen/nope.js")).status == 404
     assert (await client.get("/screen/..%2Fviews.py")).status == 404
