@@ -175,10 +175,11 @@ class Writer:
         return inserted
 
     def _stored_in_range(self, batch: Batch) -> int:
-        provinces = {e["province_code"] for e in batch.events}
+        keys = {self.key(e) for e in batch.events}  # prunes to the batch's primary-key ranges
         return int(self.client.command(
-            f"SELECT count() FROM {self.db}.events_raw WHERE province_code IN "
-            f"{_in_list(provinces)} AND kafka_topic = '{batch.topic}' AND kafka_partition = "
+            f"SELECT count() FROM {self.db}.events_raw WHERE (province_code, event_date) IN "
+            f"({','.join(f'({p!r},{str(d)!r})' for p, d in sorted(keys))}) "
+            f"AND kafka_topic = '{batch.topic}' AND kafka_partition = "
             f"{int(batch.partition)} AND kafka_offset BETWEEN {int(batch.first_offset)} AND "
             f"{int(batch.last_offset)}"))
 

@@ -43,7 +43,6 @@ CREATE TABLE IF NOT EXISTS {db}.events_raw
     kafka_offset          UInt64,
     ingested_at           DateTime64(3, 'UTC'),
     INDEX idx_event_id event_id TYPE bloom_filter GRANULARITY 4,
-    INDEX idx_incident incident_id TYPE bloom_filter GRANULARITY 4,
     CONSTRAINT occurred_after_2000 CHECK occurred_at >= toDateTime64('2000-01-01 00:00:00', 3, 'UTC'),
     CONSTRAINT known_event_type CHECK event_type IN ('report_received', 'report_triaged',
         'report_forwarded', 'deadline_extended', 'report_resolved', 'report_resumed',
