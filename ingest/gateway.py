@@ -180,14 +180,15 @@ class Gateway:
     def _account(self, batch: SortedBatch, info: TokenInfo, request_id: str) -> None:
         m = self.metrics
         m.events.labels("accepted").inc(len(batch.valid))
-        m.events.labels("rejected").inc(len(batch.rejected))
+        m.events.labels("rejected").inc(len(batch.rejected) - len(batch.forbidden))
         m.events.labels("forbidden").inc(len(batch.forbidden))
         m.accepted_by_province.labels(info.province_code).inc(len(batch.valid))
         audit.info(
             "request_id=%s province=%s token_label=%s accepted=%d rejected=%d forbidden=%d "
             "at=%s",
             request_id, info.province_code, info.label or "-", len(batch.valid),
-            len(batch.rejected), len(batch.forbidden), self.clock().isoformat(),
+            len(batch.rejected) - len(batch.forbidden), len(batch.forbidden),
+            self.clock().isoformat(),
         )
 
     async def healthz(self, request: web.Request) -> web.Response:
