@@ -84,6 +84,12 @@ def _send(args: argparse.Namespace, settings: Settings, records: list, rate: flo
     from ingest.simulate import run as runner
 
     if args.via == "kafka":
+        from antt.kafka import ensure_topics
+
+        try:  # a dev/test tool: create the topics with the configured partitions if missing
+            ensure_topics(settings)
+        except Exception as exc:  # noqa: BLE001 - sending reports the broker problem itself
+            logging.getLogger(__name__).warning("could not check the topics: %s", exc)
         return runner.send_kafka(settings, records, rate=rate)
     if args.tokens:
         tokens = orjson.loads(args.tokens.read_bytes())
