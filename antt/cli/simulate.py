@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,9 +92,14 @@ def _send(args: argparse.Namespace, settings: Settings, records: list, rate: flo
         except Exception as exc:  # noqa: BLE001 - sending reports the broker problem itself
             logging.getLogger(__name__).warning("could not check the topics: %s", exc)
         return runner.send_kafka(settings, records, rate=rate)
+    url = args.gateway_url or f"http://{settings.gateway_host}:{settings.gateway_port}"
     if args.tokens:
         tokens = orjson.loads(args.tokens.read_bytes())
-    else:
-        tokens = runner.mint_tokens(settings, sorted({r.key.decode() for r in records}))
-    url = args.gateway_url or f"http://{settings.gateway_host}:{settings.gateway_port}"
-    return asyncio.run(runner.send_gateway(url, tokens, records, rate=rate))
+        return asyncio.run(runner.send_gateway(url, tokens, records, rate=rate))
+    label = f"simulator-{uuid.uuid4().hex[:8]}"  # this run's tokens, revoked at the end
+    provinces = sorted({r.key.decode() for r in records})
+    tokens = runner.mint_tokens(settings, provinces, label)
+    try:
+        return asyncio.run(runner.send_gateway(url, tokens, records, rate=rate))
+    finally:
+        runner.revoke_minted(settings, label)

@@ -109,9 +109,14 @@ async def send_gateway(url: str, tokens: Mapping[str, str], records: list[Record
     return result
 
 
-def mint_tokens(settings: Settings, provinces: list[str]) -> dict[str, str]:
-    """Create one token per province in the gateway's token file (label ``simulator``)."""
+def mint_tokens(settings: Settings, provinces: list[str], label: str) -> dict[str, str]:
+    """Create one token per province in the gateway's token file, all with ``label``."""
     from ingest.tokens import add_token
 
-    return {p: add_token(settings.gateway_tokens_file, p, label="simulator")[0]
-            for p in provinces}
+    return {p: add_token(settings.gateway_tokens_file, p, label=label)[0] for p in provinces}
+
+
+def revoke_minted(settings: Settings, label: str) -> None:
+    from ingest.tokens import revoke_tokens
+
+    revoke_tokens(settings.gateway_tokens_file, label=label)

@@ -99,7 +99,8 @@ async def test_simulate_via_kafka_writes_the_truth_of_what_it_sent(topics, tmp_p
 
 
 
-async def test_simulate_via_gateway(topics, tmp_path, topic_reader):
+@pytest.mark.parametrize("own_tokens", [True, False])
+async def test_simulate_via_gateway(topics, tmp_path, topic_reader, own_tokens):
     import asyncio
 
     from ingest.server import start_gateway
@@ -107,16 +108,20 @@ async def test_simulate_via_gateway(topics, tmp_path, topic_reader):
     from schemas.units import PROVINCES
 
     settings = topics.model_copy(update={"gateway_rate_per_token": 1000.0})
-    tokens = {p: add_token(settings.gateway_tokens_file, p)[0] for p in PROVINCES}
-    (tmp_path / "tokens-plain.json").write_bytes(orjson.dumps(tokens))
+    token_args: list[str] = []
+    if own_tokens:
+        tokens = {p: add_token(settings.gateway_tokens_file, p)[0] for p in PROVINCES}
+        (tmp_path / "tokens-plain.json").write_bytes(orjson.dumps(tokens))
+        token_args = ["--tokens", str(tmp_path / "tokens-plain.json")]
     running = await start_gateway(settings, host="127.0.0.1", port=0)
     truth_path = tmp_path / "truth.json"
     env = {**os.environ, "ANTT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "ANTT_EVENTS_TOPIC": settings.events_topic}
+           "ANTT_EVENTS_TOPIC": settings.events_topic,
+           "ANTT_GATEWAY_TOKENS_FILE": str(settings.gateway_tokens_file)}
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "antt.cli", "simulate", "--via", "gateway", "--gateway-url",
-            running.url, "--tokens", str(tmp_path / "tokens-plain.json"), "--rate", "1000",
+            running.url, *token_args, "--rate", "1000",
             "--duration", "2", "--duplicates", "0.1", "--malformed", "0.05",
             "--truth", str(truth_path), env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -132,3 +137,7 @@ async def test_simulate_via_gateway(topics, tmp_path, topic_reader):
     ids = [e["event_id"] for _, v in stored for e in v]
     assert len(ids) == meta["distinct_valid_events"] + meta["duplicates"]
     assert len(set(ids)) == meta["distinct_valid_events"]
+    from ingest.tokens import read_token_file
+
+    left = read_token_file(settings.gateway_tokens_file)
+    assert len(left) == (len(PROVINCES) if own_tokens else 0)  # minted tokens are revoked
