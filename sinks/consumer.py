@@ -43,7 +43,6 @@ class SinkStats:
     records: int = 0
     events_valid: int = 0
     events_invalid: int = 0
-    skipped_replayed: int = 0
     inserted: int = 0
     duplicates: int = 0
     retracted: int = 0
@@ -65,8 +64,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.sink.writer.reset_requested = True  # others may have written these provinces
-        for tp in assigned:
-            await self.sink.learn_stored_offset(tp)
+        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
 
 
 class SinkConsumer:
@@ -78,7 +76,6 @@ class SinkConsumer:
         self.buffers: dict[int, Batch] = {}  # filling
         self.inflight: dict[int, Batch] = {}  # taken by the current flush (or awaiting a retry)
         self.flush_task: asyncio.Task[None] | None = None
-        self.skip_below: dict[int, int] = {}
         self.stats = SinkStats(committed={})
         self.oldest: float | None = None
         self.failures = 0
@@ -166,17 +163,6 @@ class SinkConsumer:
             self.oldest = None
         await self.flush_inflight()
 
-    async def learn_stored_offset(self, tp: TopicPartition) -> None:
-        """Records below the highest offset already stored need not be written again."""
-        try:
-            top = await asyncio.to_thread(self.writer.stored_max_offset, tp.topic, tp.partition)
-        except Exception as exc:  # noqa: BLE001 - ClickHouse down: no shortcut, dedup still holds
-            log.warning("partition %d: stored offset unknown (%s)", tp.partition, error_name(exc))
-            top = -1
-        self.skip_below[tp.partition] = top
-        log.info("topic %s partition %d assigned; highest stored offset %d",
-                 tp.topic, tp.partition, top)
-
     def ingest(self, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
         """Validate one record and add its valid events to the partition's batch."""
         self.stats.records += 1
@@ -185,9 +171,6 @@ class SinkConsumer:
             batch = self.buffers[partition] = Batch(self.topic, partition, offset, offset)
             self.oldest = self.oldest or time.monotonic()
         batch.last_offset = max(batch.last_offset, offset)
-        if offset < self.skip_below.get(partition, -1):
-            self.stats.skipped_replayed += 1
-            return
         province = key.decode("utf-8", "replace") if key else None
         report = validate_batch(value or b"", now=self.clock(), expected_province=province,
                                 future_tolerance_s=self.settings.future_tolerance_s)
@@ -245,6 +228,7 @@ class SinkConsumer:
                 del self.inflight[partition]
             await self._commit(batch, result)
         self.failures = 0
+        self._update_pause()  # resume fetching at once after an outage
 
     async def _commit(self, batch: Batch, result: WriteResult) -> None:
         assert self.consumer is not None

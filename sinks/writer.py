@@ -93,16 +93,6 @@ class Writer:
         self.known.clear()
         self.corrected = None
 
-    def stored_max_offset(self, topic: str, partition: int) -> int:
-        """Highest offset of ``topic``/``partition`` already in ``events_raw`` (-1 if none)."""
-        result = self.client.query(
-            f"SELECT max(kafka_offset), count() FROM {self.db}.events_raw "
-            f"WHERE kafka_topic = {{t:String}} AND kafka_partition = {{p:UInt32}}",
-            parameters={"t": topic, "p": partition},
-        )
-        top, rows = result.result_rows[0]
-        return int(top) if rows else -1
-
     def write(self, batch: Batch) -> WriteResult:
         if self.reset_requested:
             self.reset_requested = False

@@ -135,3 +135,23 @@ async def test_sink_replay_of_a_whole_partition_keeps_totals(sink_settings: Sett
         assert sink.stats.inserted == 0
     assert _totals(ch) == {"received": 1000}
     assert _count(ch, "SELECT count() FROM events_raw") == 1000
+
+
+def test_crash_between_insert_and_retraction_is_repaired_by_the_replay(
+        sink_settings: Settings, ch) -> None:
+    writer = Writer(ch, sink_settings)
+    original = make_event("report_received", crime_group="property")
+    writer.write(_batch([original], 0))
+    fix = make_event("report_received", crime_group="drugs",
+                     incident_id=original["incident_id"],
+                     corrects_event_id=original["event_id"])
+    batch = _batch([fix], 1)
+    writer._insert(batch, 0, 1, [])  # the insert happened, then the process died
+    assert _count(ch, "SELECT count() FROM events_retracted") == 0
+    replay = Writer(ch, sink_settings)  # a new process re-reads the uncommitted record
+    result = replay.write(_batch([fix], 1))
+    assert (result.inserted, result.retracted) == (0, 1)
+    groups = ch.query("SELECT crime_group, sum(events) FROM metrics_daily "
+                      "WHERE metric = 'received' GROUP BY crime_group HAVING sum(events) != 0"
+                      ).result_rows
+    assert groups == [("drugs", 1)]

@@ -52,6 +52,34 @@ def test_every_table_and_view_exists(ch) -> None:
                                     "WHERE database = currentDatabase()").result_rows}
     assert {"events_raw", "events_retracted", "corrections", "incidents", "incidents_current",
             "metrics_daily", "metrics_daily_province", "metrics_monthly_province",
+            "official_monthly_province",
             "metrics_by_period", "official_metrics_by_period", "on_time_by_period",
             "backlog_current", "dim_provinces", "dim_communes", "dim_legacy_units",
             "dim_crime_groups", "dim_reporting_calendar"} <= names
+
+
+def test_a_new_aggregate_is_backfilled_from_existing_data(sink_settings: Settings, ch) -> None:
+    from datetime import UTC, datetime
+
+    from schemas.examples import make_event
+    from schemas.validate import validate_batch
+    from sinks.rows import Batch
+    from sinks.writer import Writer
+
+    events = [make_event("report_received") for _ in range(7)]
+    events += [make_event("report_resolved", decision="institute") for _ in range(3)]
+    batch = Batch("t", 0, 0, 0)
+    for i, event in enumerate(validate_batch(events, now=datetime.now(UTC)).valid):
+        batch.add(event.__dict__, i)
+    Writer(ch, sink_settings).write(batch)
+    # As if version 6 had not existed when the data came in:
+    ch.command("DROP VIEW official_monthly_province_mv")
+    ch.command("DROP TABLE official_monthly_province")
+    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 6 "
+               "SETTINGS mutations_sync = 1")
+    assert migrate(ch, sink_settings) == [6]
+    row = ch.query("SELECT sum(received), sum(resolved), sum(instituted) "
+                   "FROM official_monthly_province").result_rows[0]
+    assert row == (7, 3, 3)
+    assert migrate(ch, sink_settings) == []  # and never twice
+    assert ch.query("SELECT sum(received) FROM official_monthly_province").result_rows == [(7,)]

@@ -51,6 +51,13 @@ async def test_clickhouse_equals_ground_truth(sink_settings: Settings, ch) -> No
         diffs += compare({"periods": answer["periods"], "backlog": answer["backlog"]}, actual,
                          f"provinces.{code}")
     assert not diffs, "\n".join(diffs[:40])
+    fast = ch.query("SELECT sum(received), sum(resolved), sum(instituted), sum(cleared) "
+                    "FROM official_monthly_province").result_rows
+    grain = ch.query("SELECT sumIf(events, metric = 'received'), "
+                     "sumIf(events, metric = 'resolved'), "
+                     "sumIf(events, metric = 'resolved' AND detail = 'institute'), "
+                     "sumIf(events, metric = 'cleared') FROM metrics_daily").result_rows
+    assert fast == grain
     meta = sim.truth["meta"]
     stored = int(ch.command("SELECT count() FROM events_raw"))
     assert stored == meta["distinct_valid_events"]
