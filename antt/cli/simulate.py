@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--corrections", type=_share, default=None,
                         help="share of events later corrected (default 0.03)")
     parser.add_argument("--truth", type=Path, default=None, help="write the truth JSON here")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="also write the stream as NDJSON (replayable with antt send)")
     parser.add_argument("--via", choices=["kafka", "gateway", "none"], default="kafka")
     parser.add_argument("--gateway-url", default=None,
                         help="default http://ANTT_GATEWAY_HOST:ANTT_GATEWAY_PORT")
@@ -63,6 +65,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.truth:
         args.truth.parent.mkdir(parents=True, exist_ok=True)
         args.truth.write_bytes(orjson.dumps(sim.truth))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("wb") as out:
+            for record in sim.records:  # in send order; unparseable records as they are
+                items = orjson.loads(record.value) if record.count else [record.value]
+                for item in items:
+                    out.write((item if isinstance(item, bytes) else orjson.dumps(item)) + b"\n")
     stats = sim.stats
     print(f"generated {stats['distinct_valid_events']} events ({stats['corrections']} "
           f"corrections), {stats['sent_items']} items in {stats['records']} records: "
