@@ -166,7 +166,8 @@ def register_views(
         from streams import live
 
         snapshot = live.snapshot
-    feed = add_routes(faust_app.web.web_app, snapshot, interval_s=interval_s)
+    web_app: web.Application = faust_app.web.web_app  # type: ignore[union-attr] # aiohttp driver
+    feed = add_routes(web_app, snapshot, interval_s=interval_s)
     extras = getattr(live_app, "extras", None)
     if isinstance(extras, dict):
         extras["screen_feed"] = feed
