@@ -121,7 +121,7 @@ def checksum(rows: Rows) -> str:
 def load_dimensions(client: Client, settings: Settings, now: datetime | None = None) -> list[str]:
     """Reload every dimension whose content changed; returns the names reloaded."""
     db = settings.clickhouse_database
-    stored = dict(client.query(
+    stored: dict[str, str] = dict(client.query(  # type: ignore[arg-type]
         f"SELECT dimension, argMax(checksum, loaded_at) FROM {db}.dim_loads GROUP BY dimension"
     ).result_rows)
     reloaded = []

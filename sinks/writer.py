@@ -69,6 +69,12 @@ def _in_list(values: Iterable[object]) -> str:
     return "(" + ",".join(f"'{v}'" for v in values) + ")"
 
 
+def _as_int(answer: object) -> int:
+    """The single number a ``client.command`` query answered."""
+    assert isinstance(answer, int | str), answer
+    return int(answer)
+
+
 class Writer:
     """Synchronous (clickhouse-connect is); the consumer runs it in a worker thread."""
 
@@ -166,7 +172,7 @@ class Writer:
 
     def _stored_in_range(self, batch: Batch) -> int:
         keys = {self.key(e) for e in batch.events}  # prunes to the batch's primary-key ranges
-        return int(self.client.command(
+        return _as_int(self.client.command(
             f"SELECT count() FROM {self.db}.events_raw WHERE (province_code, event_date) IN "
             f"({','.join(f'({p!r},{str(d)!r})' for p, d in sorted(keys))}) "
             f"AND kafka_topic = '{batch.topic}' AND kafka_partition = "
@@ -228,6 +234,6 @@ class Writer:
         return self._retracted_count(wanted) - before
 
     def _retracted_count(self, wanted: str) -> int:
-        return int(self.client.command(
+        return _as_int(self.client.command(
             f"SELECT uniqExact(event_id) FROM {self.db}.events_retracted "
             f"WHERE event_id IN {wanted}", settings=_BIG_QUERY))
