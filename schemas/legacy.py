@@ -14,6 +14,7 @@ compared with tone marks, apostrophes and dashes normalised ("Hòa" = "Hoà", "M
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sqlite3
 import unicodedata
@@ -21,12 +22,24 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import vietnamadminunits
-
 from schemas import units
 from schemas.units import UnitError
 
-_DATA = Path(vietnamadminunits.__file__).parent / "data"
+
+def _data_dir() -> Path:
+    """The package's data folder, found without importing it.
+
+    Importing ``vietnamadminunits`` pulls in its address parser (numpy, shapely, geopy...):
+    over a second of start-up for every process that imports the validator. Only its data
+    files are used here.
+    """
+    spec = importlib.util.find_spec("vietnamadminunits")
+    if spec is None or spec.origin is None:
+        raise ImportError("the vietnamadminunits package is not installed")
+    return Path(spec.origin).parent / "data"
+
+
+_DATA = _data_dir()
 
 
 @dataclass(frozen=True)
