@@ -8,6 +8,7 @@ answers only after the broker acknowledged them. See docs/integrators.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -52,10 +53,11 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _default_validator() -> Validator:
+def _validator(settings: Settings) -> Validator:
+    """The shared validator with this deployment's clock tolerance (as the stream uses it)."""
     from schemas import validate_batch
 
-    return validate_batch
+    return functools.partial(validate_batch, future_tolerance_s=settings.future_tolerance_s)
 
 
 def json_response(status: int, payload: dict[str, Any], **headers: str) -> web.Response:
@@ -217,7 +219,6 @@ def build_app(
     settings: Settings,
     *,
     clock: Clock = _utc_now,
-    validator: Validator | None = None,
     producer: AsyncEventProducer | None = None,
 ) -> web.Application:
     """The aiohttp application; the producer is closed on cleanup."""
@@ -228,7 +229,7 @@ def build_app(
         tokens=TokenStore(settings.gateway_tokens_file),
         limiter=RateLimiter(settings.gateway_rate_per_token, settings.gateway_rate_burst),
         metrics=GatewayMetrics(),
-        validate=validator or _default_validator(),
+        validate=_validator(settings),
         clock=clock,
     )
     # The body is read and size-checked by the handler itself (413 as soon as it is too big).

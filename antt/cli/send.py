@@ -7,6 +7,7 @@ broker; 2 some events invalid (the valid ones were still sent); 3 the file is un
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import time
@@ -74,7 +75,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, EventFileError) as exc:
         print(f"antt send: {exc}", file=sys.stderr)
         return 3
-    checked = check_items(items, validate_batch, now=datetime.now(UTC),
+    validate = functools.partial(validate_batch,
+                                 future_tolerance_s=settings.future_tolerance_s)
+    checked = check_items(items, validate, now=datetime.now(UTC),
                           expected_province=args.province)
     for refusal in checked.rejected[:SHOW_REJECTIONS]:
         print(f"invalid #{refusal.index} ({refusal.event_id or '-'}): {refusal.reason}",

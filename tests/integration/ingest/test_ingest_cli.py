@@ -19,8 +19,9 @@ from schemas.examples import make_event
 pytestmark = pytest.mark.integration
 
 
-def antt(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ,
+def antt(settings: Settings, *args: str, timeout: float = 120,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env or {}),
            "ANTT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "ANTT_EVENTS_TOPIC": settings.events_topic,
            "ANTT_DLQ_TOPIC": settings.dlq_topic,
@@ -60,6 +61,21 @@ async def test_send_with_invalid_events_exits_2_and_sends_the_rest(topics, tmp_p
     stored = await topic_reader(topics, records=1)
     assert [e["event_id"] for _, v in stored for e in v] == [events[0]["event_id"],
                                                              events[2]["event_id"]]
+
+
+async def test_send_uses_the_configured_future_tolerance(topics, tmp_path, topic_reader):
+    from datetime import UTC, datetime, timedelta
+
+    ahead = datetime.now(UTC) + timedelta(seconds=120)  # inside the default 300 s
+    events = [make_event("report_received", occurred_at=ahead - timedelta(minutes=1),
+                         recorded_at=ahead), make_event("report_received")]
+    path = tmp_path / "events.json"
+    path.write_bytes(orjson.dumps(events))
+    done = antt(topics, "send", str(path), env={"ANTT_FUTURE_TOLERANCE_S": "10"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "invalid #0" in done.stderr and "recorded_at" in done.stderr
+    stored = await topic_reader(topics, records=1)
+    assert [e["event_id"] for _, v in stored for e in v] == [events[1]["event_id"]]
 
 
 def test_send_without_broker_exits_1_and_claims_nothing(topics, tmp_path):

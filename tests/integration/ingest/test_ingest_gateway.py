@@ -220,3 +220,30 @@ async def test_oversized_chunked_body_is_413_without_reading_it_all(gateway):
             pytest.fail("the gateway reset the connection instead of answering 413")
     assert status == 413 and answer["error"] == "body_too_large"
     assert sent < 20 * 1024 * 1024
+
+
+async def test_future_tolerance_comes_from_the_settings(gateway_settings, topic_reader):
+    """The gateway judges "recorded in the future" as the stream does (ANTT_FUTURE_TOLERANCE_S):
+    an event it accepts must not be dead-lettered downstream for the same rule."""
+    from datetime import UTC, datetime, timedelta
+
+    from ingest.server import start_gateway
+
+    settings = gateway_settings.model_copy(update={"future_tolerance_s": 10})
+    token, _ = add_token(settings.gateway_tokens_file, "01")
+    ahead = datetime.now(UTC) + timedelta(seconds=120)  # inside the default 300 s, not 10 s
+    batch = [make_event("report_received", occurred_at=ahead - timedelta(minutes=1),
+                        recorded_at=ahead), make_event("report_received")]
+    running = await start_gateway(settings, host="127.0.0.1", port=0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(running.url + "/api/v1/events", data=orjson.dumps(batch),
+                                    headers={"Authorization": f"Bearer {token}",
+                                             "Content-Type": "application/json"}) as resp:
+                status, answer = resp.status, await resp.json()
+    finally:
+        await running.stop()
+    assert status == 200, answer
+    assert [(r["index"], r["path"]) for r in answer["rejected"]] == [(0, "recorded_at")]
+    stored = await topic_reader(settings, records=1)
+    assert [e["event_id"] for _, v in stored for e in v] == [batch[1]["event_id"]]
