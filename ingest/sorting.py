@@ -5,15 +5,15 @@ Pure: the validator and ``now`` come in as parameters.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ingest.body import Unparseable
+from schemas.units import PROVINCES
 
-_PROVINCE = re.compile(r"^[0-9]{2}$")
+_PROVINCES = frozenset(PROVINCES)
 VALIDATE_CHUNK = 1000  # the validator's fast path takes at most this many events
 
 
@@ -71,12 +71,15 @@ def _event_id_of(item: object) -> str | None:
 
 
 def _foreign_province(item: object, province: str) -> str | None:
-    """The other 2025 province an invalid item claims (legacy codes are not judged)."""
+    """The other existing 2025 province an invalid item claims (legacy codes are not judged).
+
+    An unknown code (a typo such as "99") is an invalid event, not another province's.
+    """
     if not isinstance(item, dict) or item.get("code_regime", "2025") != "2025":
         return None
     code = item.get("province_code")
-    if isinstance(code, str) and _PROVINCE.match(code) and code != province:
-        return code
+    if code != province and code in _PROVINCES:
+        return code  # type: ignore[return-value]
     return None
 
 

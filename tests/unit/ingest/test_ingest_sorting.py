@@ -34,6 +34,18 @@ def test_valid_invalid_unparseable_and_foreign_province():
     assert {r["index"]: r["path"] for r in answer["rejected"]}[1] == "channel"
 
 
+def test_an_unknown_province_code_is_invalid_not_forbidden():
+    """Only a real other province makes a request 403; a typo is a plain rejection."""
+    items = [make_event("report_received"), make_event("report_received", province_code="99"),
+             make_event("report_received", province_code=7)]
+    batch = sort_items(items, validate_batch, now=NOW, province_code="01")
+    assert [i for i, _ in batch.valid] == [0]
+    assert batch.forbidden == [] and "error" not in batch.answer("rid")
+    assert [(r.index, r.path) for r in batch.rejected] == [(1, "province_code"),
+                                                           (2, "province_code")]
+    assert "unknown province code '99'" in batch.rejected[0].reason
+
+
 def test_more_than_one_validator_chunk():
     items = [make_event("report_received") for _ in range(2500)]
     items[1700]["severity"] = "unknown"
