@@ -85,6 +85,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"sent via {args.via} in {outcome.seconds:.1f} s: {outcome.accepted} events "
           f"accepted, {outcome.rejected} refused, {outcome.failed_records} records failed"
           + (f"; truth in {args.truth}" if args.truth else ""))
+    if outcome.failed_records and outcome.statuses:
+        print(f"gateway answers (status: records): {outcome.statuses}", file=sys.stderr)
     return 1 if outcome.failed_records else 0
 
 

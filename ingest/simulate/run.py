@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+import aiohttp
 import orjson
 
 from antt.settings import Settings
@@ -19,13 +20,17 @@ log = logging.getLogger(__name__)
 SLICE_S = 0.5  # records due within this much time are sent (and acknowledged) together
 
 
+# Gateway statuses with a per-event answer: the record was handled (some events maybe refused).
+ANSWERED = frozenset({200, 403, 422})
+RETRIED = frozenset({429, 503})
+
+
 @dataclass
 class RunResult:
-    sent_items: int = 0  # items in records that were acknowledged (or answered by the gateway)
     accepted: int = 0  # events the broker / gateway accepted
     rejected: int = 0  # events the gateway refused (malformed share)
-    failed_records: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
+    failed_records: int = 0  # records not acknowledged, or refused as a whole by the gateway
+    statuses: dict[int, int] = field(default_factory=dict)  # gateway status -> records
     seconds: float = 0.0
 
 
@@ -65,31 +70,37 @@ def send_kafka(settings: Settings, records: list[Record], *, rate: float | None,
     return result
 
 
-async def _post(session: object, url: str, token: str, record: Record,
+async def _post(session: aiohttp.ClientSession, url: str, token: str, record: Record,
                 result: RunResult, attempts: int = 5) -> None:
+    """POST one record; retry on 429/503 as told; any other refusal fails the record."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     for _ in range(attempts):
-        async with session.post(url, data=record.value, headers=headers) as resp:  # type: ignore[attr-defined]
-            body = await resp.read()
-            if resp.status in (429, 503):
-                await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
-                continue
-            result.statuses[resp.status] = result.statuses.get(resp.status, 0) + 1
-            if resp.status in (200, 403, 422):
-                answer = orjson.loads(body)
-                result.accepted += answer["accepted_count"]
-                result.rejected += answer["rejected_count"]
-            elif resp.status >= 500:
-                result.failed_records += 1
+        try:
+            async with session.post(url, data=record.value, headers=headers) as resp:
+                status, body = resp.status, await resp.read()
+                retry_after = float(resp.headers.get("Retry-After", "1"))
+        except aiohttp.ClientError as exc:  # no gateway there: the record is not delivered
+            log.warning("gateway unreachable: %s", type(exc).__name__)
+            status, body, retry_after = 0, b"", 0.0
+        if status in RETRIED:
+            await asyncio.sleep(retry_after)
+            continue
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        if status == 400 and record.count == 0:
+            return  # a deliberately unparseable record (malformed share), refused as meant
+        if status not in ANSWERED:  # 400/401/413/... or no answer: nothing accepted
+            result.failed_records += 1
             return
+        answer = orjson.loads(body)
+        result.accepted += answer["accepted_count"]
+        result.rejected += answer["rejected_count"]
+        return
     result.failed_records += 1
 
 
 async def send_gateway(url: str, tokens: Mapping[str, str], records: list[Record], *,
                        rate: float | None, concurrency: int = 4) -> RunResult:
     """POST each record's array to ``url``/api/v1/events with its province's token."""
-    import aiohttp
-
     result = RunResult()
     started = time.monotonic()
     endpoint = url.rstrip("/") + "/api/v1/events"

@@ -157,3 +157,27 @@ async def test_simulate_via_gateway(topics, tmp_path, topic_reader, own_tokens):
 
     left = read_token_file(settings.gateway_tokens_file)
     assert len(left) == (len(PROVINCES) if own_tokens else 0)  # minted tokens are revoked
+
+
+async def test_simulate_via_gateway_counts_refused_records_as_failed(topics):
+    """A record the gateway refuses as a whole (401 here) or cannot answer is not delivered:
+    it must count as failed (so that ``antt simulate`` exits 1), never vanish silently."""
+    from datetime import UTC, datetime
+
+    from devstack.stack import free_port
+    from ingest.server import start_gateway
+    from ingest.simulate import generate
+    from ingest.simulate.run import send_gateway
+
+    records = generate(3, n_events=300, now=datetime.now(UTC)).records
+    tokens = {r.key.decode(): "antt_not-a-token" for r in records}
+    running = await start_gateway(topics, host="127.0.0.1", port=0)
+    try:
+        refused = await send_gateway(running.url, tokens, records, rate=None)
+    finally:
+        await running.stop()
+    assert refused.accepted == 0 and refused.failed_records == len(records)
+    assert refused.statuses == {401: len(records)}
+    nowhere = await send_gateway(f"http://127.0.0.1:{free_port()}", tokens, records[:3],
+                                 rate=None)
+    assert nowhere.accepted == 0 and nowhere.failed_records == 3
