@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         10.0, gt=0, description="consumer-group session timeout: how soon a dead worker's "
         "partitions move to the others"
     )
+    worker_fetch_max_wait_ms: int = Field(
+        100, ge=1, description="longest a fetch may wait for data (latency vs. request rate)"
+    )
 
     # ClickHouse sink.
     sink_batch_rows: int = Field(50_000, ge=1)

@@ -7,6 +7,7 @@ environment). The monitoring page (``streams/screen/``) plugs in through
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import time
@@ -19,6 +20,7 @@ from antt.settings import Settings
 from streams import live
 from streams.logic.calendar import LocalCalendar
 from streams.runtime import Runtime
+from streams.transport import fast_fetch_app
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class LiveApp:
         if missing:
             started = time.monotonic()
             replayed = self.runtime.restore(missing, self.table.items(), time.time())
+            gc.freeze()  # the restored state is long-lived: keep the GC from rescanning it
             log.info(
                 "restored partitions %s of %s: %d facts replayed in %.2f s",
                 sorted(missing), self.settings.events_topic, replayed,
@@ -62,7 +65,8 @@ class LiveApp:
 def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None = None) -> LiveApp:
     port = web_port if web_port is not None else settings.worker_web_port
     host = settings.worker_web_host
-    app = faust.App(
+    app = fast_fetch_app(
+        settings.worker_fetch_max_wait_ms,
         settings.worker_id,
         broker=_broker_urls(settings),
         broker_credentials=_credentials(settings),
@@ -72,11 +76,13 @@ def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None
         topic_replication_factor=settings.topic_replication,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,  # unacked records are replayed after a restart: no need to wait
         web_host=host,
         web_port=port,
         web_bind=host,
         canonical_url=f"http://{host}:{port}",
         producer_max_request_size=4 * 1024 * 1024,
+        consumer_max_fetch_size=16 * 1024 * 1024,
         broker_max_poll_records=500,
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(1.0, settings.worker_session_timeout_s / 5),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import socket
@@ -34,6 +35,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from antt.kafka import ensure_topics
     from streams.app import create_app
 
+    # The live state is millions of small long-lived objects: with the default thresholds the
+    # cyclic GC rescans them so often that it halves throughput (bench/stream_bench.py).
+    gc.set_threshold(100_000, 50, 100)
     instance_id = args.instance_id or f"{socket.gethostname()}-{os.getpid()}"
     ensure_topics(settings)
     (settings.worker_data_dir / instance_id).mkdir(parents=True, exist_ok=True)

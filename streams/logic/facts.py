@@ -106,6 +106,8 @@ def _canon(value: Any) -> str:
 def to_fact(event: Any, pos: int) -> Fact:
     """Compact one validated event (attribute names of docs/architecture.md)."""
     kind = KIND_OF_TYPE[event.event_type]
+    commune = event.commune_code
+    commune = _CANONICAL.get(commune) or _canon(commune)
     corrects = event.corrects_event_id
     a: Any = None
     b: Any = None
@@ -131,7 +133,7 @@ def to_fact(event: Any, pos: int) -> Fact:
         event.event_id.hex,
         kind,
         event.incident_id,
-        _canon(event.commune_code),
+        commune,
         event.occurred_at.timestamp(),
         event.recorded_at.timestamp(),
         corrects.hex if corrects is not None else None,

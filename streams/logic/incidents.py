@@ -64,8 +64,10 @@ def evaluate(
     facts: list[Fact], cal: LocalCalendar, rules: DueRules, starts: Iterable[int]
 ) -> Derived:
     """Contribution of one incident; ``facts`` must be sorted by :func:`sort_key`."""
-    recv = next((f for f in facts if f[F_KIND] == RECEIVED), None)
-    if recv is None:
+    for recv in facts:
+        if recv[F_KIND] == RECEIVED:
+            break
+    else:
         return EMPTY  # a resolution waiting for its report counts only its own slots
     cells: dict[CellKey, int] = {}
     recv_day = cal.day(recv[F_OCC])
@@ -86,6 +88,8 @@ def evaluate(
             status.append((cal.day(f[F_OCC]), kind))
             due = rules.resumed(f[F_OCC])
     commune = recv[F_COMMUNE]
+    if not status:  # never resolved: open now and at every later period start
+        return Derived(cells, (commune, due), tuple((commune, s) for s in starts if recv_day < s))
     open_entry = (commune, due) if _is_open(status, None) else None
     carry = tuple((commune, s) for s in starts if recv_day < s and _is_open(status, s))
     return Derived(cells, open_entry, carry)
