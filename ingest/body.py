@@ -107,7 +107,7 @@ def split_items(body: bytes, ctype: str, *, max_events: int) -> list[object]:
     if ctype in JSON_TYPES:
         items = _json_array(body)
     else:
-        items = _ndjson_lines(body)
+        items = ndjson_items(body)
     if not items:
         raise RequestError(400, "empty_batch", "the request contains no events")
     if len(items) > max_events:
@@ -132,7 +132,8 @@ def _json_array(body: bytes) -> list[object]:
     return value
 
 
-def _ndjson_lines(body: bytes) -> list[object]:
+def ndjson_items(body: bytes) -> list[object]:
+    """One parsed value per non-blank line; a line that is not JSON becomes :class:`Unparseable`."""
     items: list[object] = []
     for line in body.split(b"\n"):
         line = line.strip()

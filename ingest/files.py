@@ -11,11 +11,9 @@ from typing import Any
 
 import orjson
 
-from ingest.body import Unparseable
+from ingest.body import ndjson_items
 from ingest.kafka import Record, batch_records
-from ingest.sorting import Refusal
-
-VALIDATE_CHUNK = 1000
+from ingest.sorting import Refusal, judge_items
 
 
 class EventFileError(ValueError):
@@ -49,16 +47,7 @@ def read_items(path: Path) -> list[object]:
         except orjson.JSONDecodeError as exc:
             raise EventFileError(f"{path}: not valid JSON ({exc})") from None
         return list(value)
-    items: list[object] = []
-    for line in data.split(b"\n"):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            items.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            items.append(Unparseable(f"line is not valid JSON: {exc}", line))
-    return items
+    return ndjson_items(data)
 
 
 def check_items(
@@ -70,26 +59,15 @@ def check_items(
 ) -> CheckedFile:
     """Validate every item (1000 at a time); keep the valid ones keyed by 2025 province."""
     checked = CheckedFile(total=len(items))
-    positions = [i for i, item in enumerate(items) if not isinstance(item, Unparseable)]
-    for i, item in enumerate(items):
-        if isinstance(item, Unparseable):
-            checked.rejected.append(Refusal(i, None, "", item.reason))
-    for start in range(0, len(positions), VALIDATE_CHUNK):
-        chunk = positions[start:start + VALIDATE_CHUNK]
-        report = validate([items[i] for i in chunk], now=now)
-        bad = set()
-        for r in report.rejected:
-            bad.add(r.index)
-            checked.rejected.append(Refusal(chunk[r.index], r.event_id, r.path, r.reason))
-        good = [pos for pos in range(len(chunk)) if pos not in bad]
-        for pos, event in zip(good, report.valid, strict=True):
-            original = chunk[pos]
-            if expected_province and event.province_code != expected_province:
-                checked.rejected.append(Refusal(
-                    original, str(event.event_id), "province_code",
-                    f"province {event.province_code} is not {expected_province}",
-                ))
-                continue
-            checked.valid.append((event.province_code, items[original]))  # type: ignore[arg-type]
+    for index, verdict in judge_items(items, validate, now=now):
+        if isinstance(verdict, Refusal):
+            checked.rejected.append(verdict)
+        elif expected_province and verdict.province_code != expected_province:
+            checked.rejected.append(Refusal(
+                index, str(verdict.event_id), "province_code",
+                f"province {verdict.province_code} is not {expected_province}",
+            ))
+        else:
+            checked.valid.append((verdict.province_code, items[index]))  # type: ignore[arg-type]
     checked.rejected.sort(key=lambda r: r.index)
     return checked

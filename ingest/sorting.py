@@ -5,7 +5,7 @@ Pure: the validator and ``now`` come in as parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -78,8 +78,8 @@ def _foreign_province(item: object, province: str) -> str | None:
     if not isinstance(item, dict) or item.get("code_regime", "2025") != "2025":
         return None
     code = item.get("province_code")
-    if code != province and code in _PROVINCES:
-        return code  # type: ignore[return-value]
+    if isinstance(code, str) and code != province and code in _PROVINCES:
+        return code
     return None
 
 
@@ -91,6 +91,48 @@ def _forbid(batch: SortedBatch, index: int, event_id: str | None, other: str) ->
     ))
 
 
+def judge_items(
+    items: Sequence[object],
+    validate: Callable[..., Any],
+    *,
+    now: datetime,
+    raw_array: bytes | None = None,
+    chunk: int = VALIDATE_CHUNK,
+) -> Iterator[tuple[int, Any]]:
+    """``(index, event or Refusal)`` for every item, validated ``chunk`` at a time.
+
+    ``raw_array`` is the JSON array ``items`` came from: then the validator reads those bytes
+    directly (no re-serialisation) when they fit one chunk. Unparseable items are refused
+    first; within a chunk, refusals come before the valid events (in input order).
+    """
+    candidates: list[int] = []
+    for index, item in enumerate(items):
+        if isinstance(item, Unparseable):
+            yield index, Refusal(index, None, "", item.reason)
+        else:
+            candidates.append(index)
+    if raw_array is not None and len(candidates) == len(items) <= chunk:
+        yield from _verdicts(candidates, validate(raw_array, now=now))
+        return
+    for start in range(0, len(candidates), chunk):
+        part = candidates[start:start + chunk]
+        yield from _verdicts(part, validate([items[i] for i in part], now=now))
+
+
+def _verdicts(part: list[int], report: Any) -> Iterator[tuple[int, Any]]:
+    bad: set[int] = set()
+    for r in report.rejected:
+        if r.index is None:  # cannot happen for a list of at most 1000 items
+            raise RuntimeError(f"validator refused the whole chunk: {r.reason}")
+        bad.add(r.index)
+        yield part[r.index], Refusal(part[r.index], r.event_id, str(r.path or ""), str(r.reason))
+    good = [pos for pos in range(len(part)) if pos not in bad] if bad else range(len(part))
+    if len(good) != len(report.valid):
+        raise RuntimeError("validator returned a report that does not cover its input")
+    for pos, event in zip(good, report.valid, strict=True):
+        yield part[pos], event
+
+
 def sort_items(
     items: Sequence[object],
     validate: Callable[..., Any],
@@ -100,53 +142,21 @@ def sort_items(
     raw_array: bytes | None = None,
     chunk: int = VALIDATE_CHUNK,
 ) -> SortedBatch:
-    """Validate the items of a request made with a token of ``province_code``.
-
-    ``raw_array`` is the request body when it is the JSON array ``items`` came from: then
-    the validator reads those bytes directly (no re-serialisation) when they fit one chunk.
-    """
+    """Validate the items of a request made with a token of ``province_code``."""
     batch = SortedBatch(province_code=province_code, received=len(items))
-    candidates: list[int] = []
-    for index, item in enumerate(items):
-        if isinstance(item, Unparseable):
-            batch.rejected.append(Refusal(index, None, "", item.reason))
+    for index, verdict in judge_items(items, validate, now=now, raw_array=raw_array,
+                                      chunk=chunk):
+        item = items[index]
+        if isinstance(verdict, Refusal):
+            other = _foreign_province(item, province_code)
+            if other is None:
+                batch.rejected.append(verdict)
+            else:
+                _forbid(batch, index, verdict.event_id, other)
+        elif verdict.province_code != province_code:  # another province (legacy: once mapped)
+            _forbid(batch, index, _event_id_of(item), verdict.province_code)
         else:
-            candidates.append(index)
-    if raw_array is not None and len(candidates) == len(items) <= chunk:
-        _validate(batch, items, candidates, validate(raw_array, now=now))
-    else:
-        for start in range(0, len(candidates), chunk):
-            part = candidates[start:start + chunk]
-            _validate(batch, items, part, validate([items[i] for i in part], now=now))
+            batch.valid.append((index, item["event_id"]))  # type: ignore[index]
+            batch.valid_items.append(item)  # type: ignore[arg-type]
     batch.forbidden.sort()
     return batch
-
-
-def _validate(batch: SortedBatch, items: Sequence[object], candidates: list[int],
-              report: Any) -> None:
-    bad: set[int] = set()
-    for rejection in report.rejected:
-        if rejection.index is None:  # cannot happen for a list of at most 1000 items
-            raise RuntimeError(f"validator refused the whole chunk: {rejection.reason}")
-        original = candidates[rejection.index]
-        bad.add(rejection.index)
-        other = _foreign_province(items[original], batch.province_code)
-        if other is not None:
-            _forbid(batch, original, rejection.event_id, other)
-            continue
-        batch.rejected.append(Refusal(
-            original, rejection.event_id, str(rejection.path or ""), str(rejection.reason),
-        ))
-    good = [pos for pos in range(len(candidates)) if pos not in bad] if bad else range(
-        len(candidates))
-    if len(good) != len(report.valid):
-        raise RuntimeError("validator returned a report that does not cover its input")
-    province = batch.province_code
-    for pos, event in zip(good, report.valid, strict=True):
-        original = candidates[pos]
-        item = items[original]
-        if event.province_code != province:  # another province (legacy codes: once mapped)
-            _forbid(batch, original, _event_id_of(item), event.province_code)
-            continue
-        batch.valid.append((original, item["event_id"]))  # type: ignore[index]
-        batch.valid_items.append(item)  # type: ignore[arg-type]
