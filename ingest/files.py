@@ -40,14 +40,24 @@ def read_items(path: Path) -> list[object]:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise EventFileError(f"{path}: broken gzip ({exc})") from None
-    head = data.lstrip()[:1]
-    if head == b"[":
-        try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise EventFileError(f"{path}: not valid JSON ({exc})") from None
-        return list(value)
-    return ndjson_items(data)
+    if data.lstrip()[:1] != b"[":
+        return ndjson_items(data)
+    try:
+        return list(orjson.loads(data))
+    except orjson.JSONDecodeError as exc:
+        if _second_line_is_json(data):  # NDJSON whose first line holds an array
+            return ndjson_items(data)
+        raise EventFileError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _second_line_is_json(data: bytes) -> bool:
+    """Tells NDJSON from a broken (e.g. truncated, pretty-printed) JSON array."""
+    second = data.split(b"\n", 2)[1:2]
+    try:
+        orjson.loads(second[0])  # IndexError: a single line
+    except (IndexError, orjson.JSONDecodeError):
+        return False
+    return True
 
 
 def check_items(
