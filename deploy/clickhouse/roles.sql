@@ -28,6 +28,7 @@ CREATE ROLE IF NOT EXISTS antt_dashboard;
 GRANT SELECT ON antt.metrics_daily TO antt_dashboard;
 GRANT SELECT ON antt.metrics_daily_province TO antt_dashboard;
 GRANT SELECT ON antt.metrics_monthly_province TO antt_dashboard;
+GRANT SELECT ON antt.official_monthly_province TO antt_dashboard;
 GRANT SELECT ON antt.metrics_by_period TO antt_dashboard;
 GRANT SELECT ON antt.official_metrics_by_period TO antt_dashboard;
 GRANT SELECT ON antt.on_time_by_period TO antt_dashboard;
@@ -53,6 +54,8 @@ CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.metrics_daily
 CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.metrics_daily_province
     FOR SELECT USING province_code = '01' TO antt_province_analyst_01;
 CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.metrics_monthly_province
+    FOR SELECT USING province_code = '01' TO antt_province_analyst_01;
+CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.official_monthly_province
     FOR SELECT USING province_code = '01' TO antt_province_analyst_01;
 CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.corrections
     FOR SELECT USING province_code = '01' TO antt_province_analyst_01;
