@@ -96,9 +96,11 @@ _NAMES = {
     UNKNOWN_EXCEPTION: "UNKNOWN_EXCEPTION",
 }
 
-# HTTP status by exception code, following ClickHouse's HTTP handler.
+# HTTP status by exception code, following ClickHouse's HTTP handler (exceptionCodeToHTTPStatus):
+# authentication and ACCESS_DENIED are 403; READONLY (164) is not in its list, so a real server
+# answers it with 500.
 _UNAUTHORIZED = {REQUIRED_PASSWORD}
-_FORBIDDEN = {192, 193, AUTHENTICATION_FAILED, 512, 497, READONLY}
+_FORBIDDEN = {192, 193, AUTHENTICATION_FAILED, 512, 497}
 _BAD_REQUEST = {
     BAD_ARGUMENTS,
     427,
