@@ -46,3 +46,17 @@ def test_doc_lists_every_enumeration_value() -> None:
     ):
         for member in cls:
             assert f"`{member.value}`" in text, member
+
+
+def test_doc_describes_every_field() -> None:
+    """Integrators learn every field from docs/events.md: a new model field must be documented."""
+    from schemas import EVENT_CLASSES
+
+    text = DOC.read_text(encoding="utf-8")
+    missing = [
+        f"{cls.__name__}.{name}"
+        for cls in EVENT_CLASSES
+        for name in cls.model_fields
+        if f"`{name}`" not in text
+    ]
+    assert missing == []
