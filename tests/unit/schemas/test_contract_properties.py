@@ -245,6 +245,19 @@ MUTATIONS = [
 ]
 
 
+@st.composite
+def mixed_batches(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """1-30 valid events, each left alone or broken by one mutation."""
+    pairs = draw(
+        st.lists(
+            st.tuples(valid_events(), st.one_of(st.none(), st.sampled_from(MUTATIONS))),
+            min_size=1,
+            max_size=30,
+        )
+    )
+    return [e if mutate is None else mutate(e, draw)[0] for e, mutate in pairs]
+
+
 @SETTINGS
 @given(valid_events(), valid_events(), st.sampled_from(MUTATIONS), st.data())
 def test_mutated_events_fail_with_a_reason(
@@ -260,18 +273,8 @@ def test_mutated_events_fail_with_a_reason(
 
 
 @BATCH_SETTINGS
-@given(
-    st.lists(
-        st.tuples(valid_events(), st.one_of(st.none(), st.sampled_from(MUTATIONS))),
-        min_size=1,
-        max_size=30,
-    ),
-    st.data(),
-)
-def test_a_batch_judges_each_event_as_if_it_were_alone(
-    pairs: list[tuple[dict[str, Any], Any]], data: st.DataObject
-) -> None:
-    events = [e if mutate is None else mutate(e, data.draw)[0] for e, mutate in pairs]
+@given(mixed_batches())
+def test_a_batch_judges_each_event_as_if_it_were_alone(events: list[dict[str, Any]]) -> None:
     batch = _validate(*events)
     alone = [_validate(e) for e in events]
     assert [str(e.event_id) for e in batch.valid] == [
@@ -283,19 +286,9 @@ def test_a_batch_judges_each_event_as_if_it_were_alone(
 
 
 @BATCH_SETTINGS
-@given(
-    st.lists(
-        st.tuples(valid_events(), st.one_of(st.none(), st.sampled_from(MUTATIONS))),
-        min_size=1,
-        max_size=30,
-    ),
-    st.data(),
-)
-def test_batch_fast_path_agrees_with_the_reference_path(
-    pairs: list[tuple[dict[str, Any], Any]], data: st.DataObject
-) -> None:
+@given(mixed_batches())
+def test_batch_fast_path_agrees_with_the_reference_path(events: list[dict[str, Any]]) -> None:
     """validate_batch (fast scan) against validate_one (the plain rule_violation path)."""
-    events = [e if mutate is None else mutate(e, data.draw)[0] for e, mutate in pairs]
     batch = _validate(*events)
     limit = NOW + timedelta(seconds=300)
     reference = [
