@@ -140,6 +140,37 @@ def generate(client, db: str, total: int) -> float:
     return time.perf_counter() - started
 
 
+def compare_sources(client, db: str, repeat: int) -> None:  # noqa: ANN001
+    """Same answer from the three sources; median time of each, side by side."""
+    sqls = {name: RATES.format(inner=inner.format(db=db)) for name, inner in (
+        ("official", FROM_OFFICIAL), ("metrics", FROM_AGGREGATES), ("raw", FROM_RAW))}
+    answers = {name: client.query(sql).result_rows for name, sql in sqls.items()}
+    assert answers["official"] == answers["metrics"] == answers["raw"], "sources disagree"
+    timings = {name: median_ms(lambda sql=sql: client.query(sql), repeat)
+               for name, sql in sqls.items()}
+    sizes = {name: int(client.command(f"SELECT count() FROM {db}.{table}")) for name, table
+             in (("official", "official_monthly_province"),
+                 ("metrics", "metrics_monthly_province"), ("raw", "events_raw"))}
+    labels = {"official": "aggregate official_monthly_province",
+              "metrics": "aggregate metrics_monthly_province",
+              "raw": "raw facts events_raw"}
+    print(f"answer: {len(answers['raw'])} (province, month) rows, identical from all sources")
+    for name, (ms, runs) in timings.items():
+        print(f"{labels[name]:<38} {sizes[name]:>11,} rows: median {ms:6.1f} ms "
+              f"(runs {', '.join(f'{t:.0f}' for t in runs)})")
+    raw_ms = timings["raw"][0]
+    print(f"speed-up vs raw facts: official_monthly_province "
+          f"{raw_ms / timings['official'][0]:.1f}x, metrics_monthly_province "
+          f"{raw_ms / timings['metrics'][0]:.1f}x (target: <= 100 ms and >= 20x)")
+    naive = sqls["raw"].replace(
+        f"AND event_id NOT IN (SELECT event_id FROM {db}.events_retracted)", "")
+    naive_ms, _ = median_ms(lambda: client.query(naive), repeat)
+    print(f"raw facts ignoring corrections (a wrong answer, for reference): "
+          f"median {naive_ms:.1f} ms")
+    floor, _ = median_ms(lambda: client.query("SELECT 1"), repeat)
+    print(f"HTTP round trip of SELECT 1 for reference: {floor:.1f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 million events instead of 10")
@@ -164,33 +195,7 @@ def main() -> int:
         for table in ("metrics_monthly_province", "official_monthly_province"):
             client.command(f"OPTIMIZE TABLE {db}.{table} FINAL")
         print(f"generated and aggregated in {seconds:.1f} s ({total / seconds:,.0f} events/s)")
-        sqls = {name: RATES.format(inner=inner.format(db=db)) for name, inner in (
-            ("official", FROM_OFFICIAL), ("metrics", FROM_AGGREGATES), ("raw", FROM_RAW))}
-        answers = {name: client.query(sql).result_rows for name, sql in sqls.items()}
-        assert answers["official"] == answers["metrics"] == answers["raw"], "sources disagree"
-        timings = {name: median_ms(lambda sql=sql: client.query(sql), args.repeat)
-                   for name, sql in sqls.items()}
-        sizes = {name: int(client.command(f"SELECT count() FROM {db}.{table}")) for name, table
-                 in (("official", "official_monthly_province"),
-                     ("metrics", "metrics_monthly_province"), ("raw", "events_raw"))}
-        labels = {"official": "aggregate official_monthly_province",
-                  "metrics": "aggregate metrics_monthly_province",
-                  "raw": "raw facts events_raw"}
-        print(f"answer: {len(answers['raw'])} (province, month) rows, identical from all sources")
-        for name, (ms, runs) in timings.items():
-            print(f"{labels[name]:<38} {sizes[name]:>11,} rows: median {ms:6.1f} ms "
-                  f"(runs {', '.join(f'{t:.0f}' for t in runs)})")
-        raw_ms = timings["raw"][0]
-        print(f"speed-up vs raw facts: official_monthly_province "
-              f"{raw_ms / timings['official'][0]:.1f}x, metrics_monthly_province "
-              f"{raw_ms / timings['metrics'][0]:.1f}x (target: <= 100 ms and >= 20x)")
-        naive = sqls["raw"].replace(
-            f"AND event_id NOT IN (SELECT event_id FROM {db}.events_retracted)", "")
-        naive_ms, _ = median_ms(lambda: client.query(naive), args.repeat)
-        print(f"raw facts ignoring corrections (a wrong answer, for reference): "
-              f"median {naive_ms:.1f} ms")
-        floor, _ = median_ms(lambda: client.query("SELECT 1"), args.repeat)
-        print(f"HTTP round trip of SELECT 1 for reference: {floor:.1f} ms")
+        compare_sources(client, db, args.repeat)
         client.close()
     return 0
 

@@ -136,6 +136,29 @@ def timed_writes(settings, batches, full: bool, views: bool = True) -> float:  #
     return seconds
 
 
+def stages(settings, records, total: int) -> None:  # noqa: ANN001
+    """Stages 2-4 on the same records, each into a database of its own."""
+    from schemas.validate import validate_batch
+
+    batches = validated_batches(records, settings)
+    for label, db, full, views in (
+        ("2. write path (lookup + tokened insert + read-back + corrections)", "antt_w", True,
+         True),
+        ("3. bare tokened insert into events_raw (+ its materialized views)", "antt_i", False,
+         True),
+        ("   the same without materialized views", "antt_n", False, False),
+    ):
+        seconds = timed_writes(settings.model_copy(update={"clickhouse_database": db}),
+                               batches, full=full, views=views)
+        print(f"{label}: {total / seconds:,.0f} rows/s ({seconds:.1f} s)")
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for _key, value in records:
+        validate_batch(value, now=now)
+    valid = time.perf_counter() - started
+    print(f"4. validation alone (schemas.validate_batch): {total / valid:,.0f} events/s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="200,000 events instead of 1M")
@@ -145,14 +168,13 @@ def main() -> int:
 
     from antt.kafka import ensure_topics
     from antt.settings import load_settings
-    from schemas.validate import validate_batch
     from sinks.service import prepare_database
 
     with local_stack(kafka=True) as stack:
         settings = load_settings(
             kafka_bootstrap=stack.kafka_bootstrap,  # type: ignore[attr-defined]
             clickhouse_url=stack.clickhouse_url,  # type: ignore[attr-defined]
-            sink_batch_rows=BATCH, sink_batch_seconds=1.0, sink_max_pending_rows=200_000)
+            sink_batch_rows=BATCH, sink_batch_seconds=1.0, sink_max_pending_rows=4 * BATCH)
         print(f"sink_bench: {total:,} events in records of {PER_RECORD}, "
               f"{settings.topic_partitions} partitions; {conditions()}")
         ensure_topics(settings)
@@ -162,25 +184,7 @@ def main() -> int:
         e2e = asyncio.run(end_to_end(settings, total))
         print(f"1. end to end (Kafka -> validate -> ClickHouse, committed): "
               f"{total / e2e:,.0f} events/s ({e2e:.1f} s)")
-        batches = validated_batches(records, settings)
-        write = timed_writes(settings.model_copy(update={"clickhouse_database": "antt_w"}),
-                             batches, full=True)
-        print(f"2. write path (lookup + tokened insert + read-back + corrections): "
-              f"{total / write:,.0f} rows/s ({write:.1f} s)")
-        bare = timed_writes(settings.model_copy(update={"clickhouse_database": "antt_i"}),
-                            batches, full=False)
-        print(f"3. bare tokened insert into events_raw (+ its materialized views): "
-              f"{total / bare:,.0f} rows/s ({bare:.1f} s)")
-        plain = timed_writes(settings.model_copy(update={"clickhouse_database": "antt_n"}),
-                             batches, full=False, views=False)
-        print(f"   the same without materialized views: {total / plain:,.0f} rows/s "
-              f"({plain:.1f} s)")
-        now = datetime.now(UTC)
-        started = time.perf_counter()
-        for _key, value in records:
-            validate_batch(value, now=now)
-        valid = time.perf_counter() - started
-        print(f"4. validation alone (schemas.validate_batch): {total / valid:,.0f} events/s")
+        stages(settings, records, total)
     return 0
 
 
