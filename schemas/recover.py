@@ -48,45 +48,59 @@ def parse_items(data: bytes) -> list[Any]:
         # The stdlib parser keeps bad bytes as lone surrogates, so that only the events holding
         # them are rejected (validate_one), not the whole batch.
         text = data.decode("utf-8", errors="surrogateescape")
-        parsed = json.loads(text, parse_constant=_no_constants)
+        try:
+            parsed = json.loads(text, parse_constant=_no_constants)
+        except RecursionError:  # hostile nesting: a refusal, never an exception for the caller
+            raise ValueError(f"JSON nested deeper than {_MAX_DEPTH} levels") from None
     return parsed if isinstance(parsed, list) else [parsed]
+
+
+_MAX_DEPTH = 1024  # orjson's limit; deeper values exhaust the stdlib parser's recursion
 
 
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+TOO_DEEP = b'"(value nested too deeply to keep)"'
+
+
 def dump(value: Any) -> bytes:
-    """JSON bytes of a parsed value; invalid UTF-8 kept as it came (surrogateescape)."""
+    """JSON bytes of a parsed value; invalid UTF-8 kept as it came (surrogateescape).
+
+    A value nested too deeply for the stdlib encoder gives the placeholder :data:`TOO_DEEP`.
+    """
     try:
         return orjson.dumps(value)
-    except TypeError:  # integers beyond 64 bits, lone surrogates
+    except TypeError:  # integers beyond 64 bits, lone surrogates, nesting beyond 254 levels
         pass
     try:
         return json.dumps(value, ensure_ascii=False).encode("utf-8", errors="surrogateescape")
     except UnicodeEncodeError:
         return json.dumps(value).encode()
+    except RecursionError:
+        return TOO_DEEP
 
 
-def _bad_text(value: Any, path: str = "") -> str | None:
-    """Path of the first key or string holding invalid UTF-8 (a lone surrogate), or None."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "(value)"
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = _bad_text(key, "(key)") and f"{path}.(key)".lstrip(".")
-            found = where or _bad_text(item, f"{path}.{key}".lstrip("."))
-            if found:
-                return found
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            found = _bad_text(item, f"{path}.{i}".lstrip("."))
-            if found:
-                return found
+def _bad_text(value: Any) -> str | None:
+    """Path of the first key or string holding invalid UTF-8 (a lone surrogate), or None.
+
+    Iterative (a stack, not recursion): any nesting depth that parsed is walked safely.
+    """
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return path or "(value)"
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):  # keys and values in document order
+                stack.append((item, f"{path}.{key}".lstrip(".")))
+                stack.append((key, f"{path}.(key)".lstrip(".")))
+        elif isinstance(value, list):
+            stack.extend((value[i], f"{path}.{i}".lstrip(".")) for i in reversed(range(len(value))))
     return None
 
 
@@ -156,6 +170,9 @@ def unparseable_reason(data: bytes, exc: Exception) -> str:
 def validate_one(item: Any, *, index: int, limit: datetime) -> EventBase | Rejection:
     """Validate one parsed JSON value as an event; ``limit`` is now + future tolerance."""
     blob = dump(item)
+    if blob is TOO_DEEP:
+        reason = "value nested too deeply to be an event"
+        return Rejection(index, _event_id_of(item), "", reason, blob)
     bad = _bad_text(item)
     if bad is not None:
         event_id = _event_id_of(item)

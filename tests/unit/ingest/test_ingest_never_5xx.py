@@ -63,8 +63,10 @@ def test_events_with_one_field_garbled(changes):
 
 
 def test_odd_inputs():
+    deep = b"[" * 1000 + b"]" * 1000  # parses (orjson allows 1024 levels), too deep to re-encode
     for body in (b"[18446744073709551616]", b'["\\ud800"]', b"[" * 5000 + b"]" * 5000,
-                 b'[{"event_id": 1e400}]', b"\xff\xfe[]", b"[1]\n[2]"):
+                 b'[{"event_id": 1e400}]', b"\xff\xfe[]", b"[1]\n[2]", b"[" + deep + b"]",
+                 b'[{"event_id": ' + deep + b'}, {"x": ' + deep + b"}]"):
         run(body, "application/json")
         run(body, "application/x-ndjson")
     for body in (b"\x1f\x8b\x08\x00", b"\x1f\x8b" + b"\x00" * 30):

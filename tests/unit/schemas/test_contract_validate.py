@@ -133,6 +133,8 @@ def test_oversized_batch_is_refused_as_a_whole() -> None:
         (b"", "not valid JSON"),
         (b"{'single': 'quotes'}", "not valid JSON"),
         (b"NaN", "not valid JSON"),
+        (b"[" * 100_000, "nested deeper"),  # no RecursionError for the stream or the sink
+        (b'[{"event_id": ' + b"[" * 3000 + b"]" * 3000 + b"}]", "nested deeper"),
     ],
 )
 def test_unreadable_records(raw: bytes | str, words: str) -> None:
@@ -141,6 +143,19 @@ def test_unreadable_records(raw: bytes | str, words: str) -> None:
     (rejection,) = report.rejected
     assert rejection.index is None and rejection.path == ""
     assert words in rejection.reason
+
+
+@pytest.mark.parametrize("depth", [300, 990, 1020])
+def test_deeply_nested_values_spoil_only_their_event(depth: int) -> None:
+    """Nesting the parsers accept but Python's recursion cannot walk is a rejection, never a
+    RecursionError (which would stop a stream or sink consumer on that record)."""
+    good = [make_event("report_received") for _ in range(2)]
+    deep = b"[" * depth + b"]" * depth
+    raw = b"[%s,%s,{\"event_id\": %s}]" % (orjson.dumps(good[0]), deep, deep)
+    raw = raw[:-1] + b"," + orjson.dumps(good[1]) + b"]"
+    report = validate_batch(raw, now=NOW)
+    assert [str(e.event_id) for e in report.valid] == [e["event_id"] for e in good]
+    assert [r.index for r in report.rejected] == [1, 2]
 
 
 @pytest.mark.parametrize("value", [b"42", b'"text"', b"null", b"true"])
