@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -119,3 +119,26 @@ def test_knobs_are_checked():
     with pytest.raises(ValueError, match="between 0 and 1"):
         Knobs(late=1.5)
     assert generate(1, duration=2, rate=50, now=NOW).truth["meta"]["distinct_valid_events"] == 100
+
+
+def _inversions(sim) -> int:
+    """Adjacent valid items sent in decreasing recorded_at order."""
+    times = [i.value["recorded_at"] for i in sim.items if i.valid and not i.duplicate]
+    times = [datetime.fromisoformat(t) for t in times]
+    return sum(1 for a, b in zip(times, times[1:], strict=False) if b < a)
+
+
+def test_out_of_order_and_late_knobs_change_the_send_order():
+    calm = generate(4, n_events=2000, now=NOW)
+    assert _inversions(calm) == 0  # no knob: sent in recorded_at order
+    shuffled = generate(4, n_events=2000, now=NOW, knobs=Knobs(out_of_order=0.1))
+    assert shuffled.stats["out_of_order"] == 200 and _inversions(shuffled) > 50
+    late = generate(4, n_events=2000, now=NOW, knobs=Knobs(late=0.1))
+    tail = [i.value for i in late.items[-late.stats["late"]:]]
+    assert late.stats["late"] == 200
+    for event in tail:  # happened over a day ago, recorded (and sent) at the end
+        occurred = datetime.fromisoformat(event["occurred_at"])
+        recorded = datetime.fromisoformat(event["recorded_at"])
+        assert recorded - occurred > timedelta(days=1) and NOW - recorded < timedelta(minutes=11)
+    figures = [{k: v for k, v in s.truth.items() if k != "meta"} for s in (calm, shuffled)]
+    assert figures[0] == figures[1]  # the order of delivery never changes the figures
