@@ -8,10 +8,13 @@ Lookups are plain dicts and frozensets so that the validator's per-event cost st
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import TypeVar
 
 from vietnam_provinces import Province, Ward
 
 from schemas.enums import CodeRegime
+
+_T = TypeVar("_T")
 
 
 def _code2(value: int) -> str:
@@ -53,36 +56,31 @@ class UnitError(ValueError):
         self.path = path
 
 
+def _lookup(table: dict[str, _T], code: str, what: str) -> _T:
+    try:
+        return table[code]
+    except KeyError:
+        raise UnitError(f"unknown {what} code {code!r}") from None
+
+
 def province_name(code: str) -> str:
     """Official name of a 2025 province, e.g. ``province_name("15") == "Lào Cai"``."""
-    try:
-        return _PROVINCE_NAMES[code]
-    except KeyError:
-        raise UnitError(f"unknown province code {code!r}") from None
+    return _lookup(_PROVINCE_NAMES, code, "province")
 
 
 def commune_name(code: str) -> str:
     """Official name of a 2025 commune-level unit (xã, phường or đặc khu)."""
-    try:
-        return _COMMUNE_NAMES[code]
-    except KeyError:
-        raise UnitError(f"unknown commune code {code!r}") from None
+    return _lookup(_COMMUNE_NAMES, code, "commune")
 
 
 def communes_of(province_code: str) -> list[str]:
     """Sorted commune codes of a 2025 province (a fresh list)."""
-    try:
-        return list(_COMMUNES_OF[province_code])
-    except KeyError:
-        raise UnitError(f"unknown province code {province_code!r}") from None
+    return list(_lookup(_COMMUNES_OF, province_code, "province"))
 
 
 def province_of(commune_code: str) -> str:
     """The 2025 province a 2025 commune belongs to."""
-    try:
-        return _COMMUNE_PROVINCE[commune_code]
-    except KeyError:
-        raise UnitError(f"unknown commune code {commune_code!r}") from None
+    return _lookup(_COMMUNE_PROVINCE, commune_code, "commune")
 
 
 def check_codes(
