@@ -7,6 +7,7 @@ Lookups are plain dicts and frozensets so that the validator's per-event cost st
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -56,7 +57,7 @@ class UnitError(ValueError):
         self.path = path
 
 
-def _lookup(table: dict[str, _T], code: str, what: str) -> _T:
+def _lookup(table: Mapping[str, _T], code: str, what: str) -> _T:
     try:
         return table[code]
     except KeyError:
