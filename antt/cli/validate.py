@@ -102,26 +102,16 @@ Locate = Callable[[int | None], str]
 
 def _records(data: bytes) -> Iterator[tuple[bytes | list[Any], Locate]]:
     """(record, locate) pairs; ``locate`` turns a rejection index into a file location."""
-    head = data.lstrip()[:1]
-    if head == b"[" and _is_single_json(data):
-        yield from _array_chunks(data)
-    else:
+    if data.lstrip()[:1] != b"[":
         yield from _line_groups(data)
-
-
-def _is_single_json(data: bytes) -> bool:
-    try:
-        orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return not data.strip().endswith(b"]")  # a broken array, not NDJSON of arrays
-    return True
-
-
-def _array_chunks(data: bytes) -> Iterator[tuple[bytes | list[Any], Locate]]:
+        return
     try:
         items = orjson.loads(data)
     except orjson.JSONDecodeError:
-        yield data, lambda index: "file"  # the validator says why it is unreadable
+        if data.strip().endswith(b"]"):  # NDJSON whose lines are arrays (batches)
+            yield from _line_groups(data)
+        else:  # a broken array: the validator says why it is unreadable
+            yield data, lambda index: "file"
         return
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK], _offset_locator(start)

@@ -83,6 +83,22 @@ def test_validate_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "not valid JSON" in capsys.readouterr().out
 
 
+def test_validate_ndjson_of_batches_and_a_truncated_array(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batches = [_events(3), _events(2)]
+    batches[1][1]["severity"] = "mild"
+    path = tmp_path / "batches.ndjson"  # every line a batch: the file starts with "["
+    path.write_bytes(b"\n".join(orjson.dumps(b) for b in batches) + b"\n")
+    assert main(["validate", str(path), "--now", NOW]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in out[:-1]] == ["line 2[1]"]
+    assert out[-1] == "5 events: 4 valid, 1 invalid"
+    path.write_bytes(orjson.dumps(_events(3))[:-40])  # a JSON array cut short
+    assert main(["validate", str(path), "--now", NOW]) == 1
+    assert capsys.readouterr().out.startswith("file\t-\t-\tnot valid JSON")
+
+
 def test_schema_export_validates_examples(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
