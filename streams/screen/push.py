@@ -109,20 +109,33 @@ class LiveFeed:
         self._snapshot = snapshot
         self.interval_s = interval_s
         self._channels: dict[Key, _Channel] = {}
+        self._documents: dict[tuple[str, str | None], tuple[float, Any]] = {}
         self._closed = False
         self.frames_built = 0
+        self.snapshots_taken = 0
 
     @property
     def clients(self) -> int:
         """How many clients are subscribed now, over all scopes."""
         return sum(ch.subscribers for ch in self._channels.values())
 
-    async def build(self, key: Key) -> bytes:
-        """Call the snapshot function once and encode the result (no SSE framing)."""
-        scope, code, view = key
+    async def _document(self, scope: str, code: str | None) -> Any:
+        """The scope's snapshot of this tick: taken once, shared by every view of the scope."""
+        now = asyncio.get_running_loop().time()
+        hit = self._documents.get((scope, code))
+        if hit is not None and now - hit[0] < self.interval_s / 2:
+            return hit[1]
         value = self._snapshot(scope, code)
         if inspect.isawaitable(value):
             value = await value
+        self.snapshots_taken += 1
+        self._documents[(scope, code)] = (now, value)
+        return value
+
+    async def build(self, key: Key) -> bytes:
+        """The encoded snapshot of ``key`` for this tick (no SSE framing)."""
+        scope, code, view = key
+        value = await self._document(scope, code)
         if view == "screen":
             if isinstance(value, bytes | bytearray | str):
                 value = orjson.loads(value)
@@ -130,8 +143,9 @@ class LiveFeed:
         return encode_snapshot(value)
 
     async def _produce(self, channel: _Channel) -> None:
+        """Publish a frame now, then on every multiple of ``interval_s`` of the loop clock
+        (the same instants for every channel, so views of one scope share a snapshot)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time()
         failing = False
         while True:
             try:
@@ -147,8 +161,8 @@ class LiveFeed:
                 failing = False
                 self.frames_built += 1
                 channel.publish(sse_frame(data, event="snapshot", event_id=channel.version + 1))
-            deadline = max(deadline + self.interval_s, loop.time())
-            await asyncio.sleep(deadline - loop.time())
+            now = loop.time()
+            await asyncio.sleep(self.interval_s - now % self.interval_s)
 
     def _join(self, key: Key) -> _Channel:
         channel = self._channels.get(key)
@@ -165,6 +179,9 @@ class LiveFeed:
             if channel.task is not None:
                 channel.task.cancel()
             self._channels.pop(channel.key, None)
+            scope_code = channel.key[:2]
+            if not any(key[:2] == scope_code for key in self._channels):
+                self._documents.pop(scope_code, None)
 
     async def frames(
         self, scope: str, code: str | None, view: str = "full"

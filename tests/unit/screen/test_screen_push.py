@@ -156,5 +156,21 @@ async def test_views_of_one_scope_are_separate_channels() -> None:
 
     full, slim = await asyncio.wait_for(asyncio.gather(first("full"), first("screen")), 5)
     assert b'"scope":"national"' in full and b'"scope":"national"' in slim
+    assert len(snap.calls) == 1, "both views of one tick come from one snapshot"
     with pytest.raises(ValueError):
         await first("everything")
+
+
+async def test_views_share_one_snapshot_per_tick() -> None:
+    snap = Counter()
+    feed = LiveFeed(snap, interval_s=0.05)
+
+    async def some(view: str) -> None:
+        n = 0
+        async for _frame in feed.frames("national", None, view):
+            n += 1
+            if n == 6:
+                return
+
+    await asyncio.wait_for(asyncio.gather(some("full"), some("screen")), 5)
+    assert len(snap.calls) <= 8, f"{len(snap.calls)} snapshots for 6 ticks of 2 views"
