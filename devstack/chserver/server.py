@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import IO
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
 from devstack.chserver.auth import User
 from devstack.chserver.engine import Engine
-from devstack.chserver.errors import BAD_ARGUMENTS, ChError
+from devstack.chserver.errors import BAD_ARGUMENTS, UNKNOWN_EXCEPTION, ChError
 from devstack.chserver.handler import Handler, HttpRequest, HttpResponse, ping_response
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,36 @@ MAX_BODY_BYTES = 4 * 1024**3
 LOCK_NAME = ".chserver.lock"
 SHUTDOWN_TIMEOUT_S = 5.0  # for running requests to finish on SIGTERM
 KEEPALIVE_TIMEOUT_S = 300.0  # idle client connections (pools) are cheap to keep
+
+
+class _ChRequestHandler(RequestHandler):
+    """aiohttp's connection handler, with ClickHouse-style answers to malformed HTTP.
+
+    aiohttp answers a request it cannot parse (bad request line, broken chunked framing...)
+    itself, with a plain-text 400; ClickHouse clients expect ``Code: N. DB::Exception``.
+    """
+
+    version = "unknown"
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; refuses if data was sent
+        detail = " ".join((message or str(exc or "") or "unknown error").split())
+        code = BAD_ARGUMENTS if status < 500 else UNKNOWN_EXCEPTION
+        err = ChError.make(code, f"Cannot read the HTTP request: {detail}")
+        resp = web.Response(
+            status=status if status < 500 else err.status,
+            body=err.body(self.version),
+            headers={"Content-Type": "text/plain; charset=UTF-8",
+                     "X-ClickHouse-Exception-Code": str(err.code)},
+        )
+        resp.force_close()
+        return resp
 
 
 class DataDirBusyError(RuntimeError):
@@ -54,6 +85,7 @@ class ChServer:
         self._runner: web.AppRunner | None = None
         self._handler: Handler | None = None
         self._lock: IO[bytes] | None = None
+        self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> int:
         """Open the engine, bind the socket; returns the bound port."""
@@ -72,11 +104,21 @@ class ChServer:
             keepalive_timeout=KEEPALIVE_TIMEOUT_S,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp keeps the bound sockets here
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.port
+        manager = self._runner.server
+        assert manager is not None
+        version = engine.version
+
+        def connection() -> _ChRequestHandler:
+            handler = _ChRequestHandler(manager, loop=loop, **manager._kwargs)  # noqa: SLF001
+            handler.version = version
+            return handler
+
+        # Our own listening socket (not a TCPSite), so that every connection gets the handler
+        # above; runner.cleanup() still shuts the connections down (the manager tracks them).
+        self._server = await loop.create_server(
+            connection, self.host, self.port, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
@@ -101,6 +143,9 @@ class ChServer:
 
     async def stop(self) -> None:
         """Stop accepting, finish running requests, close chDB, release the data dir."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
