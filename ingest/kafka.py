@@ -18,10 +18,13 @@ import orjson
 from antt.kafka import client_config
 from antt.settings import Settings
 from ingest.errors import BrokerUnavailableError
+from schemas.validate import MAX_BATCH_EVENTS  # the wire contract's batch limit
+
+__all__ = ["MAX_BATCH_EVENTS", "MAX_RECORD_BYTES", "AsyncEventProducer", "Record",
+           "batch_records", "keep_payloads_out_of_logs"]
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_EVENTS = 1000
 MAX_RECORD_BYTES = 900_000  # stays under the default 1 MiB message limit of brokers
 
 

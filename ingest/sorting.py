@@ -12,9 +12,10 @@ from typing import Any
 
 from ingest.body import Unparseable
 from schemas.units import PROVINCES
+from schemas.validate import MAX_BATCH_EVENTS
 
 _PROVINCES = frozenset(PROVINCES)
-VALIDATE_CHUNK = 1000  # the validator's fast path takes at most this many events
+VALIDATE_CHUNK = MAX_BATCH_EVENTS  # the validator takes at most this many events per call
 
 
 @dataclass(frozen=True, slots=True)
