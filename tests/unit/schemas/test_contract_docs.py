@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from conftest import check
+from contract_helpers import check
 
 from schemas import enums
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pydantic
 import pytest
-from conftest import NOW, check, reasons
+from contract_helpers import NOW, check, reasons
 
 from schemas import EVENT_CLASSES, validate_batch
 from schemas.examples import EVENT_TYPES, make_event

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import NOW, check, reasons
+from contract_helpers import NOW, check, reasons
 
 from schemas import PROVINCES, legacy, validate_batch
 from schemas.examples import make_event

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import orjson
 import pytest
-from conftest import NOW, check, reasons
+from contract_helpers import NOW, check, reasons
 
 from schemas import MAX_BATCH_EVENTS, Rejection, validate_batch
 from schemas.examples import EVENT_TYPES, make_event

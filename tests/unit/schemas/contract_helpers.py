@@ -1,11 +1,15 @@
-"""Shared helpers for the contract tests."""
+"""Shared helpers for the contract tests.
+
+A module of its own (not ``conftest``): ``from conftest import ...`` picks whichever
+``conftest`` module pytest loaded last, which breaks when these tests run together with
+another folder's tests (``pytest tests/unit/schemas tests/integration/ingest``).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import orjson
-import pytest
 
 from schemas import ValidationReport, validate_batch
 
@@ -20,8 +24,3 @@ def check(*events: object, **kwargs: object) -> ValidationReport:
 
 def reasons(report: ValidationReport) -> list[tuple[int | None, str]]:
     return [(r.index, r.path) for r in report.rejected]
-
-
-@pytest.fixture
-def now() -> datetime:
-    return NOW
