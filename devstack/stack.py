@@ -25,6 +25,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 20.0
+# Local ClickHouse users: default (read-write) plus read-only analyst and dashboard users.
+LOCAL_USERS = Path(__file__).resolve().parent.parent / "deploy" / "clickhouse" / "local-users.json"
 
 
 class StackError(RuntimeError):
@@ -193,6 +195,7 @@ class Stack:
                 sys.executable, "-m", "devstack.chserver",
                 "--host", "127.0.0.1", "--port", str(clickhouse_port),
                 "--path", str(self.root / "clickhouse"),
+                *(["--users", str(LOCAL_USERS)] if LOCAL_USERS.exists() else []),
             ],
             ready=_http_ping,
         )

@@ -39,3 +39,23 @@ def test_port_taken_is_a_clear_error(tmp_path):
         with pytest.raises(StackError, match=f"port {taken} is already in use"):
             stack.up()
     assert not any(_alive(s.pid) for s in stack.servers)
+
+
+def test_stack_clickhouse_has_readonly_analyst(stack):
+    """The local stack's ClickHouse refuses writes from the analyst user (code 164)."""
+    import urllib.error
+    import urllib.request
+
+    def post(user: str, sql: str) -> tuple[int, str]:
+        req = urllib.request.Request(f"{stack.clickhouse_url}/?user={user}", data=sql.encode())
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    assert post("default", "CREATE TABLE IF NOT EXISTS default.ro_probe (x UInt8) "
+                           "ENGINE = MergeTree ORDER BY x")[0] == 200
+    status, body = post("analyst", "INSERT INTO default.ro_probe VALUES (1)")
+    assert status != 200 and "Code: 164" in body, body
+    assert post("analyst", "SELECT count() FROM default.ro_probe") == (200, "0\n")
