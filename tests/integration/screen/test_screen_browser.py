@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Worker, get_json
 from screen_feed import EventFeed
+from screen_harness import Worker, get_json
 
 from streams.screen.browser import Browser
 
