@@ -6,11 +6,15 @@
 Starts a private Tansu broker and local ClickHouse server, produces the events as Kafka
 records of 1,000 events (4 partitions), then measures:
 
+Each figure is the median of ``--runs`` (3) runs; the load average is printed before and
+after (other engineers share the machine).
+
 1. end to end: ``antt sink`` (validate, batch, dedup lookup, insert with token, read-back
    check, commit) from the first record fetched to the last offset committed;
 2. the ClickHouse write path alone (``Writer.write`` on validated batches of 50,000);
 3. the bare insert (one tokened insert per batch, no lookup, no read-back), into
-   ``events_raw`` with its materialized views, and into a copy without views;
+   ``events_raw`` with its materialized views, and, as the baseline measured in the same run,
+   into a copy without views;
 4. validation alone (``schemas.validate_batch`` on the same records).
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import time
 import uuid
@@ -76,8 +81,9 @@ async def produce(settings, records) -> None:  # noqa: ANN001
 
 
 async def end_to_end(settings, total: int) -> float:  # noqa: ANN001
-    from sinks.service import build_sink
+    from sinks.service import build_sink, prepare_database
 
+    prepare_database(settings)
     sink = build_sink(settings)
     stop = asyncio.Event()
     task = asyncio.create_task(sink.run(stop))
@@ -136,8 +142,8 @@ def timed_writes(settings, batches, full: bool, views: bool = True) -> float:  #
     return seconds
 
 
-def stages(settings, records, total: int) -> None:  # noqa: ANN001
-    """Stages 2-4 on the same records, each into a database of its own."""
+def stages(settings, records, total: int, runs: int) -> None:  # noqa: ANN001
+    """Stages 2-4 on the same records, each run into a database of its own (medians)."""
     from schemas.validate import validate_batch
 
     batches = validated_batches(records, settings)
@@ -146,11 +152,16 @@ def stages(settings, records, total: int) -> None:  # noqa: ANN001
          True),
         ("3. bare tokened insert into events_raw (+ its materialized views)", "antt_i", False,
          True),
-        ("   the same without materialized views", "antt_n", False, False),
+        ("   baseline: the same insert without materialized views", "antt_n", False, False),
     ):
-        seconds = timed_writes(settings.model_copy(update={"clickhouse_database": db}),
-                               batches, full=full, views=views)
-        print(f"{label}: {total / seconds:,.0f} rows/s ({seconds:.1f} s)")
+        rates = []
+        for run in range(runs):
+            seconds = timed_writes(
+                settings.model_copy(update={"clickhouse_database": f"{db}{run}"}),
+                batches, full=full, views=views)
+            rates.append(total / seconds)
+        print(f"{label}: {statistics.median(rates):,.0f} rows/s median of {runs} "
+              f"({', '.join(f'{r:,.0f}' for r in rates)})")
     now = datetime.now(UTC)
     started = time.perf_counter()
     for _key, value in records:
@@ -159,17 +170,34 @@ def stages(settings, records, total: int) -> None:  # noqa: ANN001
     print(f"4. validation alone (schemas.validate_batch): {total / valid:,.0f} events/s")
 
 
+def e2e_runs(settings, total: int, runs: int) -> None:  # noqa: ANN001
+    """End to end ``runs`` times, each a fresh consumer group into a fresh database."""
+    rates = []
+    for run in range(runs):
+        seconds = asyncio.run(end_to_end(settings.model_copy(update={
+            "clickhouse_database": f"antt_e{run}", "sink_group_id": f"sink-bench-{run}"}), total))
+        rates.append(total / seconds)
+    print(f"1. end to end (Kafka -> validate -> ClickHouse, committed): "
+          f"{statistics.median(rates):,.0f} events/s median of {runs} "
+          f"({', '.join(f'{r:,.0f}' for r in rates)})")
+
+
+def uptime() -> str:
+    import subprocess
+
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="200,000 events instead of 1M")
     parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     args = parser.parse_args()
     total = args.events or (200_000 if args.quick else 1_000_000)
 
     from antt.kafka import ensure_topics
     from antt.settings import load_settings
-    from sinks.service import prepare_database
-
     with local_stack(kafka=True) as stack:
         settings = load_settings(
             kafka_bootstrap=stack.kafka_bootstrap,  # type: ignore[attr-defined]
@@ -177,14 +205,13 @@ def main() -> int:
             sink_batch_rows=BATCH, sink_batch_seconds=1.0, sink_max_pending_rows=4 * BATCH)
         print(f"sink_bench: {total:,} events in records of {PER_RECORD}, "
               f"{settings.topic_partitions} partitions; {conditions()}")
+        print(f"uptime before: {uptime()}")
         ensure_topics(settings)
-        prepare_database(settings)
         records = make_records(total, datetime.now(UTC))
         asyncio.run(produce(settings, records))
-        e2e = asyncio.run(end_to_end(settings, total))
-        print(f"1. end to end (Kafka -> validate -> ClickHouse, committed): "
-              f"{total / e2e:,.0f} events/s ({e2e:.1f} s)")
-        stages(settings, records, total)
+        e2e_runs(settings, total, args.runs)
+        stages(settings, records, total, args.runs)
+        print(f"uptime after: {uptime()}")
     return 0
 
 

@@ -7,9 +7,12 @@ from ``occurred_at`` in the statistics time zone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from operator import itemgetter
 from typing import Any
 
 # (column, event attribute, default when the event type does not carry it)
@@ -64,37 +67,99 @@ _TYPES = {
 }
 
 
-def event_columns(events: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    """The :data:`EVENT_COLUMNS` of ``events`` (validated models' ``__dict__``), column-wise.
+def _group_by_type(events: Sequence[dict[str, Any]]) -> dict[Any, list[int]]:
+    """Indices of ``events`` per (event_type, field count): one model class per group."""
+    groups: dict[Any, list[int]] = {}
+    for i, d in enumerate(events):
+        key = (d["event_type"], len(d))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = group = []
+        group.append(i)
+    return groups
 
-    Built column by column: a comprehension per column is several times cheaper than a
-    Python-level loop over 31 fields per event.
+
+def _group_columns(group: list[dict[str, Any]]) -> list[list[Any]]:
+    """:data:`EVENT_COLUMNS` of events of one model class (the same keys in every dict).
+
+    One ``itemgetter`` call per event takes all its fields (C speed); a column the class does
+    not have is its default repeated. A dict missing a key of the first one (not one class
+    after all) falls back to per-field ``get``.
     """
+    n = len(group)
+    keys = group[0].keys()
+    present = [attr for _name, attr, _default in _FIELDS if attr in keys]
+    try:  # (present always holds the common fields, so itemgetter returns tuples)
+        got = list(zip(*map(itemgetter(*present), group), strict=True))
+    except KeyError:
+        got = [tuple(d.get(attr) for d in group) for attr in present]
+    by_attr = dict(zip(present, got, strict=True))
     out = []
     for name, attr, default in _FIELDS:
-        col = [d.get(attr) for d in events]
-        if default is not None and name not in _NULLABLE and None in col:
-            col = [default if v is None else v for v in col]
-        out.append(col)
+        col = by_attr.get(attr)
+        if col is None:
+            out.append([None if name in _NULLABLE else default] * n)
+        elif default is not None and name not in _NULLABLE and None in col:
+            out.append([default if v is None else v for v in col])
+        else:
+            out.append(list(col))
     return out
+
+
+def event_columns(events: Sequence[dict[str, Any]]) -> tuple[list[list[Any]], list[int]]:
+    """The :data:`EVENT_COLUMNS` of ``events`` (validated models' ``__dict__``), column-wise,
+    and the order of the rows: grouped by event type (``order[j]`` is the index in ``events``
+    of row ``j``). Row order does not matter to ClickHouse; grouping lets each event be read
+    with one C-level call instead of 31 ``dict.get`` calls.
+    """
+    columns: list[list[Any]] = [[] for _ in _FIELDS]
+    order: list[int] = []
+    for idx in _group_by_type(events).values():
+        order.extend(idx)
+        for col, part in zip(columns, _group_columns([events[i] for i in idx]), strict=True):
+            col.extend(part)
+    return columns, order
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a batch's columns are built (one tuple per event).
+
+    With the GC on, building 50,000 rows took ~1.9x as long (it ran ~70 times, each time
+    walking the many objects a sink holds). If the GC was already off, it stays off.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 def ms_ticks(moment: datetime) -> int:
     """Milliseconds since the epoch: what a ``DateTime64(3)`` column stores."""
-    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+    return (moment - _EPOCH) // _MS
 
 
 def batch_columns(events: Sequence[dict[str, Any]], topic: str, partition: int,
                   offsets: Sequence[int], ingested_at: datetime) -> list[list[Any]]:
     """All :data:`COLUMNS` for ``events`` read at ``offsets`` of ``topic``/``partition``.
 
-    Times go out as millisecond ticks (the client then writes them as they are).
+    Rows come grouped by event type (each row keeps its own offset). Times go out as
+    millisecond ticks (the client then writes them as they are).
     """
     n = len(events)
-    columns = event_columns(events)
-    for i in _TIME_COLUMNS:
-        columns[i] = [ms_ticks(t) for t in columns[i]]
-    return [*columns, [topic] * n, [partition] * n, list(offsets), [ms_ticks(ingested_at)] * n]
+    with gc_paused():
+        columns, order = event_columns(events)
+        for i in _TIME_COLUMNS:
+            columns[i] = [(t - _EPOCH) // _MS for t in columns[i]]
+    return [*columns, [topic] * n, [partition] * n, [offsets[i] for i in order],
+            [ms_ticks(ingested_at)] * n]
 
 
 def insert_types() -> list[str]:

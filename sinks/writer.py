@@ -117,7 +117,8 @@ class Writer:
             fresh = unique.keep(fresh_idx)
             result.duplicates = len(batch.events) - len(fresh.events)
             if fresh.events:
-                result.inserted = self._insert_checked(fresh, result.dead)
+                fresh_keys = {keys[i] for i in fresh_idx}
+                result.inserted = self._insert_checked(fresh, fresh_keys, result.dead)
             for i in fresh_idx:
                 self.known.add(keys[i], unique.events[i]["event_id"])
             if unique.events:
@@ -158,20 +159,22 @@ class Writer:
             found.update(row[0] for row in rows)
         return found
 
-    def _insert_checked(self, batch: Batch, dead: list[DeadRow]) -> int:
-        """The whole batch in one insert; with ``verify``, count its offset range around it."""
+    def _insert_checked(self, batch: Batch, keys: set[tuple[str, date]],
+                        dead: list[DeadRow]) -> int:
+        """The whole batch in one insert; with ``verify``, count its offset range around it
+        (``keys``: the batch's (province, local date) pairs)."""
         if not self.verify:
             return self._insert(batch, 0, len(batch.events), dead)
-        before = self._stored_in_range(batch)
+        before = self._stored_in_range(batch, keys)
         inserted = self._insert(batch, 0, len(batch.events), dead, check=False)
-        if inserted and self._stored_in_range(batch) - before < inserted:
+        if inserted and self._stored_in_range(batch, keys) - before < inserted:
             # Acknowledged but not stored: chDB's streaming insert (behind the local server)
             # drops a block a CHECK constraint refuses without reporting it. Find the rows.
             return self._bisect(batch, 0, len(batch.events), dead, None, NOT_STORED)
         return inserted
 
-    def _stored_in_range(self, batch: Batch) -> int:
-        keys = {self.key(e) for e in batch.events}  # prunes to the batch's primary-key ranges
+    def _stored_in_range(self, batch: Batch, keys: set[tuple[str, date]]) -> int:
+        # the (province, date) pairs prune the count to the batch's primary-key ranges
         return _as_int(self.client.command(
             f"SELECT count() FROM {self.db}.events_raw WHERE (province_code, event_date) IN "
             f"({','.join(f'({p!r},{str(d)!r})' for p, d in sorted(keys))}) "

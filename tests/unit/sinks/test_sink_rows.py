@@ -17,7 +17,9 @@ def _events(*events: dict) -> list[dict]:
     return [e.__dict__ for e in report.valid]
 
 
-def _row(columns: list[list], i: int = 0) -> dict:
+def _row(columns: list[list], event: dict) -> dict:
+    """The row of ``event`` (rows come grouped by event type, not in batch order)."""
+    i = columns[COLUMNS.index("event_id")].index(event["event_id"])
     return {name: col[i] for name, col in zip(COLUMNS, columns, strict=True)}
 
 
@@ -26,7 +28,7 @@ def test_type_specific_fields_are_renamed_and_defaulted() -> None:
                      make_event("suspects_apprehended", count=3),
                      make_event("admin_violation_sanctioned", field="drugs", fine_vnd=5))
     cols = batch_columns(events, "t", 2, [10, 10, 11], NOW)
-    resumed, suspects, admin = (_row(cols, i) for i in range(3))
+    resumed, suspects, admin = (_row(cols, e) for e in events)
     assert resumed["resume_reason"] == "suspension_annulled" and resumed["fine_vnd"] == 0
     assert suspects["apprehended_count"] == 3 and suspects["crime_group"] == "drugs"
     assert admin["admin_field"] == "drugs" and admin["fine_vnd"] == 5
@@ -59,3 +61,25 @@ def test_first_copy_of_each_event_id_wins() -> None:
     a, b = make_event("report_received"), make_event("report_received")
     events = _events(a, b, a)
     assert first_of_each_id(events) == [0, 1]
+
+
+def test_grouped_rows_match_a_field_by_field_reading() -> None:
+    from sinks.rows import _FIELDS, _NULLABLE, ms_ticks
+
+    types = ["report_received", "report_triaged", "report_forwarded", "deadline_extended",
+             "report_resolved", "report_resumed", "offence_cleared", "suspects_apprehended",
+             "admin_violation_sanctioned"]
+    events = _events(*(make_event(types[i % len(types)]) for i in range(40)))
+    offsets = list(range(500, 540))
+    cols = batch_columns(events, "t", 1, offsets, NOW)
+    assert all(len(col) == len(events) for col in cols)
+    for event, offset in zip(events, offsets, strict=True):
+        row = _row(cols, event)
+        for name, attr, default in _FIELDS:
+            value = event.get(attr)
+            if name in ("occurred_at", "recorded_at"):
+                value = ms_ticks(value)
+            elif value is None and name not in _NULLABLE:
+                value = default
+            assert row[name] == value, (event["event_type"], name)
+        assert row["kafka_offset"] == offset
