@@ -96,6 +96,24 @@ def split_insert(buf: bytes) -> InsertSplit | None:
     return None
 
 
+def infile_statement(statement: str, path: str, fmt: str) -> str:
+    """``INSERT INTO t (cols) [SETTINGS ...]`` -> the same reading ``path`` in ``fmt``.
+
+    ClickHouse's grammar puts ``FROM INFILE`` before the statement's own ``SETTINGS``.
+    """
+    raw = statement.encode("utf-8")
+    depth, cut = 0, len(raw)
+    for tok in tokens(raw):
+        if tok.kind == "other":
+            depth += {b"(": 1, b")": -1}.get(tok.text, 0)
+        elif not depth and tok.kind == "word" and tok.upper == "SETTINGS":
+            cut = tok.start
+            break
+    parts = [raw[:cut].decode().rstrip(), "FROM INFILE", quote_string(path),
+             raw[cut:].decode().strip(), "FORMAT", fmt]
+    return " ".join(part for part in parts if part)
+
+
 def _data_start(buf: bytes, pos: int) -> int:
     while pos < len(buf) and buf[pos] in b" \t":
         pos += 1

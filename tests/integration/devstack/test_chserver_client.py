@@ -143,6 +143,30 @@ def test_column_oriented_insert_and_dedup_token(server: ServerProcess) -> None:
     assert c.command("SELECT count() FROM dedup") == 20
 
 
+def test_refused_rows_fail_the_insert(server: ServerProcess) -> None:
+    """A CHECK constraint or a failing materialized view fails the insert, as on a server.
+
+    (chDB's streaming insert API reported success for such rows and dropped them.)
+    """
+    c = client(server)
+    c.command("CREATE TABLE checked (a UInt32, CONSTRAINT big CHECK a > 5) "
+              "ENGINE = MergeTree ORDER BY a")
+    with pytest.raises(DatabaseError) as err:
+        c.insert("checked", [[1], [7]], column_names=["a"])
+    assert err.value.code == 469  # VIOLATED_CONSTRAINT
+    assert c.command("SELECT count() FROM checked") == 0
+    c.command("CREATE TABLE fed (a UInt32) ENGINE = MergeTree ORDER BY a")
+    c.command("CREATE TABLE src (a UInt32) ENGINE = MergeTree ORDER BY a")
+    c.command("CREATE MATERIALIZED VIEW feed TO fed AS "
+              "SELECT a + throwIf(a = 9, 'refused') AS a FROM src")
+    with pytest.raises(DatabaseError) as err:
+        c.insert("src", [[8], [9]], column_names=["a"], settings={"async_insert": 0})
+    assert err.value.code == 395  # FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+    assert c.command("SELECT count() FROM fed") == 0
+    c.insert("checked", [[6], [7]], column_names=["a"])
+    assert c.command("SELECT count() FROM checked") == 2
+
+
 def test_errors_carry_the_code(server: ServerProcess) -> None:
     c = client(server)
     cases = [
