@@ -81,9 +81,10 @@ async def produce(settings, records) -> None:  # noqa: ANN001
 
 
 async def end_to_end(settings, total: int) -> float:  # noqa: ANN001
-    from sinks.service import build_sink, prepare_database
+    from sinks.service import build_sink, prepare_database, tune_gc
 
     prepare_database(settings)
+    tune_gc()  # as run_sink (antt sink) does
     sink = build_sink(settings)
     stop = asyncio.Event()
     task = asyncio.create_task(sink.run(stop))
