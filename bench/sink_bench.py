@@ -11,7 +11,8 @@ after (other engineers share the machine).
 
 1. end to end: ``antt sink`` (validate, batch, dedup lookup, insert with token, read-back
    check, commit) from the first record fetched to the last offset committed;
-2. the ClickHouse write path alone (``Writer.write`` on validated batches of 50,000);
+2. the ClickHouse write path alone on validated batches of 50,000 (``Writer.prepare`` of the
+   next batch while ``Writer.store`` writes one, as the sink does);
 3. the bare insert (one tokened insert per batch, no lookup, no read-back), into
    ``events_raw`` with its materialized views, and, as the baseline measured in the same run,
    into a copy without views;
@@ -26,6 +27,7 @@ import statistics
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,21 +105,25 @@ async def end_to_end(settings, total: int) -> float:  # noqa: ANN001
 
 
 def validated_batches(records, settings):  # noqa: ANN001, ANN201
+    """Batches of BATCH events per partition, as the sink's would be: a province always maps
+    to the same one of 4 partitions (as Kafka's key hashing does), offsets per partition."""
     from schemas.validate import validate_batch
     from sinks.rows import Batch
 
     now = datetime.now(UTC)
-    batches, batch = [], None
-    for offset, (_key, value) in enumerate(records):
+    batches, filling, partitions = [], {}, {}
+    for key, value in records:
+        partition = partitions.setdefault(key, len(partitions) % 4)
+        batch = filling.get(partition)
+        offset = batch.last_offset + 1 if batch else sum(
+            len(b.events) // PER_RECORD for b in batches if b.partition == partition)
         if batch is None:
-            batch = Batch(settings.events_topic, 0, offset, offset)
+            batch = filling[partition] = Batch(settings.events_topic, partition, offset, offset)
         for event in validate_batch(value, now=now).valid:
             batch.add(event.__dict__, offset)
         if len(batch.events) >= BATCH:
-            batches.append(batch)
-            batch = None
-    if batch is not None:
-        batches.append(batch)
+            batches.append(filling.pop(partition))
+    batches.extend(filling.values())
     return batches
 
 
@@ -131,15 +137,23 @@ def timed_writes(settings, batches, full: bool, views: bool = True) -> float:  #
     if not views:
         for name in ("corrections_mv", "metrics_daily_from_raw_mv", "incidents_from_raw_mv"):
             client.command(f"DROP VIEW {settings.clickhouse_database}.{name}")
-    writer = Writer(client, settings, verify=full)
+    lookup = make_client(settings, database=settings.clickhouse_database)
+    writer = Writer(client, settings, verify=full, lookup=lookup)
     started = time.perf_counter()
-    for batch in batches:
-        if full:
-            writer.write(batch)
-        else:
+    if full:  # as the sink does: the next batch is prepared while one is stored
+        with ThreadPoolExecutor(1) as pool:
+            nxt = pool.submit(writer.prepare, batches[0])
+            for i in range(len(batches)):
+                prepared = nxt.result()
+                if i + 1 < len(batches):
+                    nxt = pool.submit(writer.prepare, batches[i + 1])
+                writer.store(prepared)
+    else:
+        for batch in batches:
             writer._insert(batch, 0, len(batch.events), [])
     seconds = time.perf_counter() - started
     client.close()
+    lookup.close()
     return seconds
 
 

@@ -31,7 +31,7 @@ from antt.settings import Settings
 from schemas.validate import validate_batch
 from sinks.errors import Verdict, classify, error_name
 from sinks.rows import Batch
-from sinks.writer import DeadRow, Writer, WriteResult
+from sinks.writer import DeadRow, Prepared, Writer, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +215,27 @@ class SinkConsumer:
             log.info("fetching resumed")
 
     async def flush_inflight(self) -> None:
-        """Write the taken batches; commit each partition right after its batch is stored."""
-        for partition in sorted(self.inflight):
-            batch = self.inflight[partition]
+        """Write the taken batches; commit each partition right after its batch is stored.
+
+        Partitions are stored one after the other, in order; the next partition's batch is
+        prepared (duplicates dropped, columns built) while the previous one is being stored.
+        """
+        parts = [(p, self.inflight[p]) for p in sorted(self.inflight)]
+        nxt = self._prepare(parts[0][1]) if parts else None
+        for i, (partition, batch) in enumerate(parts):
+            assert nxt is not None
             try:
-                result = await asyncio.to_thread(self.writer.write, batch)
+                prepared = await nxt
+            except Exception as exc:  # noqa: BLE001 - decided from the ClickHouse code
+                self._back_off(batch, exc)
+                return
+            nxt = self._prepare(parts[i + 1][1]) if i + 1 < len(parts) else None
+            try:
+                result = await asyncio.to_thread(self.writer.store, prepared)
                 await self._dead_letter(batch, result.dead)
             except Exception as exc:  # noqa: BLE001 - decided from the ClickHouse code
+                if nxt is not None:
+                    await asyncio.gather(nxt, return_exceptions=True)  # discarded
                 self._back_off(batch, exc)
                 return
             if self.inflight.get(partition) is batch:
@@ -229,6 +243,9 @@ class SinkConsumer:
             await self._commit(batch, result)
         self.failures = 0
         self._update_pause()  # resume fetching at once after an outage
+
+    def _prepare(self, batch: Batch) -> asyncio.Future[Prepared]:
+        return asyncio.ensure_future(asyncio.to_thread(self.writer.prepare, batch))
 
     async def _commit(self, batch: Batch, result: WriteResult) -> None:
         assert self.consumer is not None

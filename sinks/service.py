@@ -47,7 +47,8 @@ def tune_gc() -> None:
 
 def build_sink(settings: Settings) -> SinkConsumer:
     client = make_client(settings, database=settings.clickhouse_database)
-    return SinkConsumer(settings, Writer(client, settings))
+    lookup = make_client(settings, database=settings.clickhouse_database)
+    return SinkConsumer(settings, Writer(client, settings, lookup=lookup))
 
 
 async def run_sink(settings: Settings, stop: asyncio.Event | None = None) -> SinkStats:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -56,6 +58,20 @@ class DeadRow:
     reason: str
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready to insert: its distinct events, their cache keys, the fresh ones and
+    their columns (built at preparation time)."""
+
+    batch: Batch
+    unique: Batch
+    keys: list[tuple[str, date]]
+    fresh_idx: list[int]
+    fresh: Batch
+    columns: list[list[Any]]
+    seq: int  # stores finished when the preparation began
+
+
 @dataclass
 class WriteResult:
     inserted: int = 0
@@ -80,8 +96,12 @@ class Writer:
 
     def __init__(self, client: Client, settings: Settings,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 verify: bool = True) -> None:
+                 verify: bool = True, lookup: Client | None = None) -> None:
         self.client = client
+        self.lookup = lookup or client  # queries of prepare() (may run beside a store())
+        self.lock = threading.Lock()  # the id cache, shared by prepare() and store()
+        self.stores = 0  # store() calls finished
+        self.recent: deque[tuple[int, frozenset[tuple[str, date]]]] = deque(maxlen=16)
         self.db = settings.clickhouse_database
         self.tz = ZoneInfo(settings.timezone)
         self.clock = clock
@@ -96,38 +116,82 @@ class Writer:
 
     def reset(self) -> None:
         """Forget cached state (partitions moved: another sink may have written meanwhile)."""
-        self.known.clear()
+        with self.lock:
+            self.known.clear()
         self.corrected = None
 
     def write(self, batch: Batch) -> WriteResult:
+        """Write one batch: :meth:`prepare` then :meth:`store`."""
+        return self.store(self.prepare(batch))
+
+    def prepare(self, batch: Batch) -> Prepared:
+        """Drop duplicates (known ids) and build the insert's columns; inserts nothing.
+
+        The consumer prepares the next partition's batch while the previous one is stored
+        (this thread holds the GIL while that one waits on ClickHouse). Safe because batches
+        of different partitions concern different provinces, hence different cache keys;
+        every ClickHouse write, correction and cache addition happens in :meth:`store`, in
+        partition order.
+        """
         if self.reset_requested:
             self.reset_requested = False
             self.reset()
-        result = WriteResult()
+        seq = self.stores
         unique = batch.keep(first_of_each_id(batch.events))
         keys = [self.key(e) for e in unique.events]
         try:
-            self._load_known(keys)
-            evicted = [e for e, k in zip(unique.events, keys, strict=True)
-                       if k not in self.known.pairs]  # only if one batch outgrows the cache
-            stored = self.known_ids(evicted) if evicted else set()
-            fresh_idx = [i for i, (e, k) in enumerate(zip(unique.events, keys, strict=True))
-                         if e["event_id"] not in stored
-                         and not self.known.contains(k, e["event_id"])]
+            with self.lock:
+                self._load_known(keys)
+                evicted = [e for e, k in zip(unique.events, keys, strict=True)
+                           if k not in self.known.pairs]  # only if one batch outgrows the cache
+            stored = self.known_ids(evicted, self.lookup) if evicted else set()
+            with self.lock:
+                fresh_idx = [i for i, (e, k) in enumerate(zip(unique.events, keys, strict=True))
+                             if e["event_id"] not in stored
+                             and not self.known.contains(k, e["event_id"])]
             fresh = unique.keep(fresh_idx)
-            result.duplicates = len(batch.events) - len(fresh.events)
-            if fresh.events:
-                fresh_keys = {keys[i] for i in fresh_idx}
-                result.inserted = self._insert_checked(fresh, fresh_keys, result.dead)
-            for i in fresh_idx:
-                self.known.add(keys[i], unique.events[i]["event_id"])
-            if unique.events:
-                result.retracted = self.apply_corrections(unique.events)
+            columns = fresh.columns(self.clock()) if fresh.events else []
         except BaseException:
-            self.known.forget(keys)  # unsure what was stored: ask ClickHouse again next time
+            with self.lock:  # (nothing was written: the corrections cache stays)
+                self.known.forget(keys)
+            raise
+        return Prepared(batch, unique, keys, fresh_idx, fresh, columns, seq)
+
+    def store(self, prep: Prepared) -> WriteResult:
+        """Insert a prepared batch (token, read-back, bisection) and apply its corrections."""
+        if self._outdated(prep):
+            prep = self.prepare(prep.batch)  # (stores are sequential: nothing runs beside)
+        result = WriteResult(duplicates=len(prep.batch.events) - len(prep.fresh.events))
+        try:
+            if prep.fresh.events:
+                fresh_keys = {prep.keys[i] for i in prep.fresh_idx}
+                result.inserted = self._insert_checked(prep.fresh, fresh_keys, result.dead,
+                                                       prep.columns)
+            with self.lock:
+                for i in prep.fresh_idx:
+                    self.known.add(prep.keys[i], prep.unique.events[i]["event_id"])
+            if prep.unique.events:
+                result.retracted = self.apply_corrections(prep.unique.events)
+        except BaseException:
+            with self.lock:  # unsure what was stored: ask ClickHouse again next time
+                self.known.forget(prep.keys)
             self.corrected = None
             raise
+        finally:
+            self.recent.append((self.stores, frozenset(prep.keys)))
+            self.stores += 1
         return result
+
+    def _outdated(self, prep: Prepared) -> bool:
+        """Did a store that ended after ``prep`` began touch one of its (province, date)
+        pairs? Then its duplicate check may have missed ids that store wrote (only possible
+        if one province's events came through two partitions, e.g. records without a key)."""
+        if prep.seq == self.stores:
+            return False
+        if not self.recent or self.recent[0][0] > prep.seq:
+            return True  # older than what is remembered: check again
+        mine = set(prep.keys)
+        return any(seq >= prep.seq and not keys.isdisjoint(mine) for seq, keys in self.recent)
 
     def key(self, event: dict[str, Any]) -> tuple[str, date]:
         return event["province_code"], event["occurred_at"].astimezone(self.tz).date()
@@ -138,7 +202,7 @@ class Writer:
             chunk = missing[lo:lo + 2000]
             pairs = ",".join(f"('{p}','{d}')" for p, d in chunk)
             found: dict[tuple[str, date], list[Any]] = {k: [] for k in chunk}
-            for province, day, event_id in self.client.query(
+            for province, day, event_id in self.lookup.query(
                 f"SELECT province_code, event_date, event_id FROM {self.db}.events_raw "
                 f"WHERE (province_code, event_date) IN ({pairs})", settings=_BIG_QUERY,
             ).result_rows:
@@ -146,12 +210,12 @@ class Writer:
             for key, ids in found.items():
                 self.known.load(key, ids)
 
-    def known_ids(self, events: list[dict[str, Any]]) -> set[Any]:
+    def known_ids(self, events: list[dict[str, Any]], client: Client | None = None) -> set[Any]:
         """event_ids of ``events`` that ``events_raw`` holds (asks ClickHouse, no cache)."""
         found: set[Any] = set()
         for lo in range(0, len(events), LOOKUP_CHUNK):
             chunk = events[lo:lo + LOOKUP_CHUNK]
-            rows = self.client.query(
+            rows = (client or self.client).query(
                 f"SELECT event_id FROM {self.db}.events_raw "
                 f"WHERE event_id IN {_in_list(e['event_id'] for e in chunk)}",
                 settings=_BIG_QUERY,
@@ -160,13 +224,14 @@ class Writer:
         return found
 
     def _insert_checked(self, batch: Batch, keys: set[tuple[str, date]],
-                        dead: list[DeadRow]) -> int:
+                        dead: list[DeadRow], columns: list[list[Any]] | None = None) -> int:
         """The whole batch in one insert; with ``verify``, count its offset range around it
-        (``keys``: the batch's (province, local date) pairs)."""
+        (``keys``: the batch's (province, local date) pairs; ``columns``: prebuilt)."""
         if not self.verify:
-            return self._insert(batch, 0, len(batch.events), dead)
+            return self._insert(batch, 0, len(batch.events), dead, columns=columns)
         before = self._stored_in_range(batch, keys)
-        inserted = self._insert(batch, 0, len(batch.events), dead, check=False)
+        inserted = self._insert(batch, 0, len(batch.events), dead, check=False,
+                                columns=columns)
         if inserted and self._stored_in_range(batch, keys) - before < inserted:
             # Acknowledged but not stored: chDB's streaming insert (behind the local server)
             # drops a block a CHECK constraint refuses without reporting it. Find the rows.
@@ -183,14 +248,15 @@ class Writer:
             f"{int(batch.last_offset)}"))
 
     def _insert(self, batch: Batch, lo: int, hi: int, dead: list[DeadRow],
-                check: bool = True) -> int:
-        """Insert events ``lo..hi-1``; bisect on data errors. Returns rows inserted."""
+                check: bool = True, columns: list[list[Any]] | None = None) -> int:
+        """Insert events ``lo..hi-1`` (``columns``: theirs, if already built); bisect on
+        data errors. Returns rows inserted."""
         part = batch.events[lo:hi]
         digest = hashlib.blake2b(b"".join(e["event_id"].bytes for e in part), digest_size=8)
         token = f"{batch.part_token(lo, hi)}:{digest.hexdigest()}"
         try:
             self.client.insert(
-                f"{self.db}.events_raw", batch.columns(self.clock(), lo, hi),
+                f"{self.db}.events_raw", columns or batch.columns(self.clock(), lo, hi),
                 column_names=list(COLUMNS), column_type_names=INSERT_TYPES,
                 column_oriented=True,
                 settings={**self.insert_settings, "insert_deduplication_token": token},
@@ -216,12 +282,14 @@ class Writer:
 
     def apply_corrections(self, events: list[dict[str, Any]]) -> int:
         """Retract (once) every stored event corrected by, or corrected before, ``events``."""
-        if self.corrected is None:
-            self.corrected = {row[0] for row in self.client.query(
+        corrected = self.corrected  # (a reset() in prepare() may set it to None meanwhile)
+        if corrected is None:
+            corrected = {row[0] for row in self.client.query(
                 f"SELECT corrected_event_id FROM {self.db}.corrections").result_rows}
         targets = {e["corrects_event_id"] for e in events if e.get("corrects_event_id")}
-        self.corrected |= targets
-        targets |= {e["event_id"] for e in events if e["event_id"] in self.corrected}
+        corrected |= targets
+        self.corrected = corrected
+        targets |= {e["event_id"] for e in events if e["event_id"] in corrected}
         if not targets:
             return 0
         wanted = _in_list(targets)

@@ -69,6 +69,7 @@ async def running_sink(settings: Settings) -> AsyncIterator[SinkConsumer]:
         stop.set()
         await asyncio.wait_for(task, 30)
         sink.writer.client.close()
+        sink.writer.lookup.close()
 
 
 async def caught_up(sink: SinkConsumer, settings: Settings) -> bool:
