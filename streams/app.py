@@ -7,6 +7,7 @@ environment). The monitoring page (``streams/screen/``) plugs in through
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import logging
@@ -40,6 +41,9 @@ class LiveApp:
     table: Any
     instance_id: str
     started_at: float = field(default_factory=time.time)
+    # True between Faust's "rebalance complete" (table recovered, streams about to resume)
+    # and the next revocation; state is only restored from the table while it holds.
+    ready: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
     def assigned_partitions(self) -> set[int]:
@@ -48,7 +52,7 @@ class LiveApp:
 
     def restore_assigned(self) -> None:
         """Rebuild state for assigned partitions not loaded yet (after table recovery)."""
-        if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
+        if not self.ready:
             return
         missing = self.assigned_partitions() - self.runtime.loaded
         if missing:
@@ -82,7 +86,6 @@ def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None
         web_bind=host,
         canonical_url=f"http://{host}:{port}",
         producer_max_request_size=4 * 1024 * 1024,
-        consumer_max_fetch_size=16 * 1024 * 1024,
         broker_max_poll_records=500,
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(1.0, settings.worker_session_timeout_s / 5),
@@ -123,8 +126,17 @@ def _wire(live_app: LiveApp) -> None:
     web.register(live_app)
     app = live_app.app
 
+    @app.on_rebalance_complete.connect
+    async def on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
+        live_app.ready = True
+        live_app.restore_assigned()
+        live_app.extras["recheck"] = asyncio.ensure_future(
+            count_events.recheck_positions(live_app)
+        )
+
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        live_app.ready = False
         topic = live_app.settings.events_topic
         gone = {tp.partition for tp in revoked if tp.topic == topic}
         if gone:

@@ -120,7 +120,8 @@ class Workers:
         self.ports[name] = port
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         self.procs[name] = subprocess.Popen(
-            [ANTT, "worker", "--web-port", str(port), "--id", name],
+            [ANTT, *(["-v"] if os.environ.get("STREAMS_TEST_DEBUG") else []), "worker",
+             "--web-port", str(port), "--id", name],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()

@@ -46,11 +46,17 @@ def check_truth(port: int, events: list[dict]) -> None:
 
 
 def wait_counted(workers: Workers, name: str, n: int, timeout: float = 60) -> None:
+    seen: list[int] = []
+
+    def reached() -> bool:
+        seen.append(workers.counted(name))
+        return seen[-1] == n
+
     try:
-        wait_until(lambda: workers.counted(name) == n, timeout, f"{name} to count {n} events")
-    except AssertionError:
-        print(workers.tail(name))
-        raise
+        wait_until(reached, timeout, f"{name} to count {n} events")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; counted {seen[-3:]}; status {workers.status(name)}"
+                             ) from None
 
 
 def test_one_worker_exact_with_duplicates_corrections_and_dead_letters(
