@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import signal
@@ -176,6 +177,7 @@ def in_process_rate(records: list[tuple[bytes, bytes]], n_events: int) -> float:
     from streams.logic.calendar import LocalCalendar
     from streams.runtime import Runtime
 
+    gc.set_threshold(100_000, 50, 100)  # as the worker does (antt/cli/worker.py)
     runtime = Runtime(LocalCalendar(), "bench")
     now = time.time()
     started = time.perf_counter()

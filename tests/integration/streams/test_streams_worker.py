@@ -79,6 +79,10 @@ def test_one_worker_exact_with_duplicates_corrections_and_dead_letters(
                for x in letters)
     status, missing = get_json(port, "/api/v1/live/provinces/00")
     assert status == 404
+    started = time.monotonic()
+    workers.signal("w1", signal.SIGINT)  # Ctrl-C: a clean stop, promptly
+    assert workers.procs["w1"].returncode == 0
+    assert time.monotonic() - started < 20
 
 
 def test_kill_9_mid_stream_then_restart_counts_exactly(

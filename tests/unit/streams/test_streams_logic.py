@@ -143,3 +143,15 @@ def test_statistical_month_and_periods() -> None:
     assert p["stat_month"].as_json() == {"start": "2025-12-15", "end": "2026-01-14"}
     assert p["ytd"].as_json() == {"start": "2026-01-01", "end": "2026-01-03"}
     assert p["today"].as_json()["start"] == "2026-01-03"  # local date, not UTC (Jan 2)
+
+
+def test_chunks_split_and_carry_the_watermark() -> None:
+    from streams import checkpoint
+
+    facts = [(i * 1024, f"e{i}") for i in range(4500)]
+    chunks = checkpoint.make_chunks(2, "01", 7, facts, wm=99_999_999)
+    assert [c.seq for c in chunks] == [7, 8, 9]
+    assert [len(c.facts) for c in chunks] == [2000, 2000, 500]
+    assert chunks[0].wm == facts[1999][0] and chunks[-1].wm == 99_999_999
+    assert checkpoint.parse_key(chunks[1].key) == (2, "01", 8)
+    assert checkpoint.make_chunks(2, "01", 0, [], wm=5)[0].facts == []
