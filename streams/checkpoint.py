@@ -69,7 +69,7 @@ def make_chunks(
     """Split pending facts into chunks; every chunk but the last ends at its last fact."""
     if not facts:
         return [Chunk(partition, province, first_seq, wm, [])]
-    chunks = []
+    chunks: list[Chunk] = []
     for i in range(0, len(facts), MAX_FACTS_PER_CHUNK):
         part = facts[i : i + MAX_FACTS_PER_CHUNK]
         last = i + MAX_FACTS_PER_CHUNK >= len(facts)

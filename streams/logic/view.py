@@ -8,6 +8,7 @@ provinces it does not own from their owners and merge; rates are derived only af
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from streams.logic.calendar import LocalCalendar, Period
@@ -60,11 +61,13 @@ def _period_raw(
 def _periods_for(
     state: ProvinceState, commune: str | None, periods: dict[str, Period], today: int
 ) -> dict[str, Any]:
+    day_get: Callable[[int], list[int] | None]
+    month_get: Callable[[int], list[int] | None]
     if commune is None:
         day_get, month_get = state.prov_day.get, state.prov_month.get
-
-        def carry(start: int) -> int:
-            return sum(v for (_, s), v in state.carry.items() if s == start)
+        carried = {s: 0 for s in state.starts}
+        for (_, start), n in state.carry.items():
+            carried[start] = carried.get(start, 0) + n
     else:
         day_cells, month_cells = state.day_cells, state.month_cells
 
@@ -74,11 +77,9 @@ def _periods_for(
         def month_get(month: int) -> list[int] | None:
             return month_cells.get((commune, month))
 
-        def carry(start: int) -> int:
-            return state.carry.get((commune, start), 0)
-
+        carried = {s: state.carry.get((commune, s), 0) for s in state.starts}
     return {
-        name: _period_raw(day_get, month_get, carry(p.start), p, state.cal, today)
+        name: _period_raw(day_get, month_get, carried.get(p.start, 0), p, state.cal, today)
         for name, p in periods.items()
     }
 
