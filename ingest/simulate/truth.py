@@ -77,9 +77,15 @@ class Tally:
         )
         self.carried: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(periods, 0))
         self.backlog: dict[str, dict[str, int]] = defaultdict(lambda: {"open": 0, "overdue": 0})
+        # scope -> local date -> [received, resolved], current calendar month up to today
+        self.days: dict[str, dict[date, list[int]]] = defaultdict(dict)
 
     def add_event(self, event: dict[str, Any], report: Report | None) -> None:
         day = rules.local_date(event["occurred_at"])
+        column = _DAY_COLUMN.get(event["event_type"])
+        if column is not None and self.periods["month"].start <= day <= self.periods["today"].end:
+            for scope in _scopes(event):
+                self.days[scope].setdefault(day, [0, 0])[column] += 1
         for name, period in self.periods.items():
             if day in period:
                 for scope in _scopes(event):
@@ -102,6 +108,20 @@ class Tally:
             for scope in scopes:
                 self.backlog[scope]["open"] += 1
                 self.backlog[scope]["overdue"] += int(overdue)
+
+
+_DAY_COLUMN = {"report_received": 0, "report_resolved": 1}
+
+
+def _days(tally: Tally, scope: str, periods: dict[str, rules.Period]) -> list[dict[str, Any]]:
+    """``days`` of docs/live-api.md: the 1st of the month to today, zeros included."""
+    counts = tally.days.get(scope, {})
+    out = []
+    for n in range(periods["month"].start.toordinal(), periods["today"].end.toordinal() + 1):
+        day = date.fromordinal(n)
+        received, resolved = counts.get(day, (0, 0))
+        out.append({"date": day.isoformat(), "received": received, "resolved": resolved})
+    return out
 
 
 def _count(f: dict[str, Any], e: dict[str, Any], report: Report | None) -> None:
@@ -211,5 +231,6 @@ def _answer(tally: Tally, scope: str, code: str | None,
         "periods": _periods(tally, scope, periods),
         "backlog": dict(tally.backlog[scope]),
         "last_hour": None,
+        "days": _days(tally, scope, periods),
         "children": children,
     }

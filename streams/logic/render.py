@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from streams.logic.calendar import LocalCalendar
@@ -45,6 +46,7 @@ def render(
             "overdue": sum(p["backlog"]["overdue"] for p in parts),
         },
         "last_hour": _last_hour(parts, as_of, cal),
+        "days": _days(parts, periods["month"].start, cal.day(as_of)),
         "children": kids,
     }
 
@@ -92,4 +94,19 @@ def _last_hour(parts: list[Summary], as_of: float, cal: LocalCalendar) -> list[d
             "resolved": row[1],
         }
         for m, row in totals.items()
+    ]
+
+
+def _days(parts: list[Summary], start: int, today: int) -> list[dict[str, Any]]:
+    """Per local day of the current month up to today: received and resolved (merged)."""
+    totals = {day: [0, 0] for day in range(start, today + 1)}
+    for p in parts:
+        for day, (received, resolved) in (p.get("days") or {}).items():
+            row = totals.get(int(day))
+            if row is not None:
+                row[0] += received
+                row[1] += resolved
+    return [
+        {"date": date.fromordinal(day).isoformat(), "received": row[0], "resolved": row[1]}
+        for day, row in totals.items()
     ]

@@ -27,6 +27,7 @@ from streams.logic.state import ProvinceState
 
 Summary = dict[str, Any]
 PERIOD_NAMES = ("today", "month", "stat_month", "ytd")
+_RECEIVED, _RESOLVED = SLOT["received"], SLOT["resolved"]
 
 
 def _vadd(acc: list[int], row: list[int] | None) -> None:
@@ -113,6 +114,7 @@ def province_summary(state: ProvinceState, as_of: float, detail: bool = False) -
             entry["periods"] = _periods_for(state, commune, periods, today)
     first_minute = int(as_of // 60) - 59
     return {
+        "days": _days(state, periods["month"].start, today),
         "code": state.code,
         "periods": _periods_for(state, None, periods, today),
         "backlog": backlog,
@@ -124,6 +126,16 @@ def province_summary(state: ProvinceState, as_of: float, detail: bool = False) -
         },
         "communes": communes if detail else None,
     }
+
+
+def _days(state: ProvinceState, start: int, today: int) -> dict[str, list[int]]:
+    """``received``/``resolved`` per local day of the current month up to today (non-zero)."""
+    out: dict[str, list[int]] = {}
+    for day in range(start, today + 1):
+        row = state.prov_day.get(day)
+        if row is not None and (row[_RECEIVED] or row[_RESOLVED]):
+            out[str(day)] = [row[_RECEIVED], row[_RESOLVED]]
+    return out
 
 
 def figures(raw: list[int], carried: int) -> dict[str, Any]:

@@ -96,7 +96,8 @@ var Charts = (function () {
       var x0 = PAD.l + slot * i + slot * 0.1;
       [["received", d.received || 0, 0], ["resolved", d.resolved || 0, 1]].forEach(function (b) {
         var h = innerH * b[1] / maxV;
-        parts.push('<rect class="bar ' + b[0] + '" x="' + (x0 + bw * b[2]).toFixed(1) +
+        parts.push('<rect class="bar ' + b[0] + '" data-date="' + d.date + '" data-value="' +
+          b[1] + '" x="' + (x0 + bw * b[2]).toFixed(1) +
           '" y="' + (PAD.t + innerH - h).toFixed(1) + '" width="' + bw.toFixed(1) +
           '" height="' + h.toFixed(1) + '"><title>' + Fmt.dayMonth(d.date) + ": " +
           Fmt.count(lang, b[1]) + "</title></rect>");

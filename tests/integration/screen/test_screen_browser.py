@@ -143,6 +143,36 @@ def test_figures_change_while_events_flow_and_match_the_api(
     assert severe(browser.console()) == []
 
 
+READ_DAY_CHART = """
+const out = {};
+document.querySelectorAll('#chart-days rect.bar').forEach(r => {
+  const row = out[r.dataset.date] || (out[r.dataset.date] = {});
+  row[r.classList.contains('received') ? 'received' : 'resolved'] = +r.dataset.value;
+  row.height = Math.max(row.height || 0, +r.getAttribute('height'));
+});
+return out;
+"""
+
+
+def test_day_chart_draws_the_month_and_matches_the_api(worker: Worker, browser: Browser) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        days = get_json(worker.url + "/api/v1/live/national")["days"]
+        bars = browser.run(READ_DAY_CHART)
+        want = {d["date"]: {"received": d["received"], "resolved": d["resolved"]} for d in days}
+        got = {k: {"received": v.get("received"), "resolved": v.get("resolved")}
+               for k, v in bars.items()}
+        if got == want or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert got == want
+    assert days[0]["date"].endswith("-01") and len(days) >= 1
+    assert sum(d["received"] for d in days) > 0
+    # bars of days with events are actually drawn (non-zero height)
+    assert all(bars[d["date"]]["height"] > 0 for d in days if d["received"] or d["resolved"])
+    assert browser.run("return document.querySelector('#chart-days .missing')") is None
+
+
 COLUMN_VALUES = """
 return Array.from(document.querySelectorAll('#units-body td[data-col="' + arguments[0] + '"]'))
   .map(td => td.dataset.value === '' ? null : +td.dataset.value);

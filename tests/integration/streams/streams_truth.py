@@ -96,11 +96,26 @@ def figures(produced: list[dict[str, Any]], now: datetime, stat_start_day: int =
         f["resolution_rate"] = round(f["resolved"] / den, 4) if den else None
         out["periods"][name] = f
     out["backlog"] = _backlog(incidents, now, province)
+    out["days"] = _days(events, periods["month"].start, rules.local_date(now))
     distinct = {e["event_id"]: e for e in produced}
     out["events_counted"] = sum(
         1 for e in distinct.values() if province is None or e["province_code"] == province
     )
     return out
+
+
+def _days(events: list[dict[str, Any]], first: date, today: date) -> list[dict[str, Any]]:
+    """received / resolved per event date from the 1st of the month to today."""
+    rows = {
+        date.fromordinal(n).isoformat(): {"received": 0, "resolved": 0}
+        for n in range(first.toordinal(), today.toordinal() + 1)
+    }
+    kinds = {"report_received": "received", "report_resolved": "resolved"}
+    for e in events:
+        row = rows.get(_day(e).isoformat())
+        if row is not None and e["event_type"] in kinds:
+            row[kinds[e["event_type"]]] += 1
+    return [{"date": d, **row} for d, row in rows.items()]
 
 
 def _count(f: dict[str, int], e: dict[str, Any], incidents: dict[str, list]) -> None:
@@ -162,4 +177,6 @@ def compare(api: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     for key, value in expected["backlog"].items():
         if api["backlog"][key] != value:
             diffs.append(f"backlog.{key}: api {api['backlog'][key]} != truth {value}")
+    if "days" in expected and api.get("days") != expected["days"]:
+        diffs.append(f"days: api {api.get('days')} != truth {expected['days']}")
     return diffs

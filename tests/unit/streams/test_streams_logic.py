@@ -155,3 +155,20 @@ def test_chunks_split_and_carry_the_watermark() -> None:
     assert chunks[0].wm == facts[1999][0] and chunks[-1].wm == 99_999_999
     assert checkpoint.parse_key(chunks[1].key) == (2, "01", 8)
     assert checkpoint.make_chunks(2, "01", 0, [], wm=5)[0].facts == []
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_days_of_the_month_match_an_independent_count(seed: int) -> None:
+    rng = random.Random(seed)
+    events = streams_gen.scenario(rng, NOW, PROVINCES, n_incidents=300)
+    runtime = new_runtime()
+    assert feed(runtime, streams_gen.records(events, rng)) == []
+    for scope, code in (("national", None), ("provinces", None), ("province", "79")):
+        got = api(runtime, scope, code)
+        want = streams_truth.figures(events, NOW, province=code)["days"]
+        assert [d["date"] for d in got["days"]][0] == "2026-11-01"
+        assert got["days"][-1]["date"] == "2026-11-22" and len(got["days"]) == 22
+        assert got["days"] == want
+        month = got["periods"]["month"]["figures"]
+        assert sum(d["received"] for d in got["days"]) == month["received"] > 0
+        assert sum(d["resolved"] for d in got["days"]) == month["resolved"] > 0
