@@ -18,6 +18,7 @@ Rules (docs/live-api.md):
 from __future__ import annotations
 
 from streams.logic import incidents as inc
+from streams.logic.backlog import Backlog
 from streams.logic.calendar import LocalCalendar
 from streams.logic.facts import (
     F_COMMUNE,
@@ -56,7 +57,7 @@ class ProvinceState:
         self.prov_day: dict[int, list[int]] = {}
         self.prov_month: dict[int, list[int]] = {}
         self.minutes: dict[int, list[int]] = {}
-        self.open_by_commune: dict[str, dict[str, int]] = {}
+        self.backlog = Backlog()  # open reports and their due dates, per commune
         self.carry: dict[tuple[str, int], int] = {}
         self.starts: tuple[int, ...] = ()
         self.events_counted = 0
@@ -169,10 +170,7 @@ class ProvinceState:
     def _open_new(self, iid: str, fact: Fact) -> None:
         commune = fact[F_COMMUNE]
         day = self.cal.day(fact[F_OCC])
-        dues = self.open_by_commune.get(commune)
-        if dues is None:
-            dues = self.open_by_commune[commune] = {}
-        dues[iid] = self.rules.initial_due(day)
+        self.backlog.add(commune, iid, self.rules.initial_due(day))
         carry = self.carry
         for start in self.starts:
             if day < start:
@@ -184,9 +182,9 @@ class ProvinceState:
             self._add_slots(commune, ts, ((slot, delta),), 1)
         if old.open != new.open:
             if old.open is not None:
-                self.open_by_commune[old.open[0]].pop(iid, None)
+                self.backlog.remove(old.open[0], iid)
             if new.open is not None:
-                self.open_by_commune.setdefault(new.open[0], {})[iid] = new.open[1]
+                self.backlog.add(new.open[0], iid, new.open[1])
         if old.carry != new.carry:
             for key in old.carry:
                 self.carry[key] -= 1

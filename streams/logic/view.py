@@ -85,29 +85,16 @@ def _periods_for(
     }
 
 
-def _backlog(due_by_incident: dict[str, int], today: int) -> dict[str, int]:
-    """Open reports, and those whose due date (a local day number) is before today."""
-    return {
-        "open": len(due_by_incident),
-        "overdue": sum(1 for due in due_by_incident.values() if due < today),
-    }
-
-
 def province_summary(state: ProvinceState, as_of: float, detail: bool = False) -> Summary:
     """What this worker knows about one province, as of ``as_of`` (epoch seconds)."""
     state.tick(as_of)
     cal = state.cal
     periods = cal.periods(as_of)
     today = cal.day(as_of)
-    backlog = {"open": 0, "overdue": 0}
+    backlog = state.backlog.at(today)
     communes: dict[str, Any] = {}
-    for commune, dues in state.open_by_commune.items():
-        b = _backlog(dues, today)
-        backlog["open"] += b["open"]
-        backlog["overdue"] += b["overdue"]
-        if detail and b["open"]:
-            communes[commune] = {"backlog": b}
     if detail:
+        communes = {c: {"backlog": b} for c, b in state.backlog.per_commune(today).items()}
         names = {c for c, _ in state.month_cells} | set(communes)
         for commune in names:
             entry = communes.setdefault(commune, {"backlog": {"open": 0, "overdue": 0}})
