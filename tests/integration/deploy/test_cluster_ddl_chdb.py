@@ -126,9 +126,19 @@ def test_every_cluster_statement_parses_with_on_cluster(run_chdb: Runner) -> Non
     assert all(f"ON CLUSTER {CLUSTER}" in f for f in ddl)
 
 
+def _runs_on_chdb_replicas(statement: str) -> bool:
+    """chDB keeps Replicated tables read-only, so an ALTER of a ``_local`` table cannot run.
+
+    Those ALTERs (data-skipping indexes) change no table, column or view compared here; that
+    they parse with ON CLUSTER is checked by the test above.
+    """
+    return not (statement.lstrip().upper().startswith("ALTER") and "_local" in statement)
+
+
 def test_cluster_ddl_stays_in_step_with_single_node_ddl(run_chdb: Runner) -> None:
     single = run_chdb([*single_node(), *CATALOG])
-    clustered = run_chdb([*map(local_form, cluster()), *CATALOG])
+    runnable = [local_form(s) for s in cluster() if _runs_on_chdb_replicas(s)]
+    clustered = run_chdb([*runnable, *CATALOG])
     for results in (single, clustered):
         errors = [r for r in results if not r["ok"]]
         assert not errors, errors[:1]

@@ -253,7 +253,11 @@ def test_every_statement_of_the_real_migrations_converts() -> None:
     for migration in migrations:
         for statement in migration.statements("antt", "Asia/Ho_Chi_Minh"):
             converted = to_cluster(statement, "antt")
-            assert converted and all("ON CLUSTER 'antt'" in c for c in converted)
+            assert converted
+            if statement.lstrip().upper().startswith("INSERT"):  # data goes through Distributed
+                assert converted == [statement]
+                continue
+            assert all("ON CLUSTER 'antt'" in c for c in converted)
             if "ENGINE = Distributed(" in converted[-1]:
                 tables += 1
                 assert converted[0].count("_local") >= 1
