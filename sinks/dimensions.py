@@ -124,13 +124,17 @@ def load_dimensions(client: Client, settings: Settings, now: datetime | None = N
     stored: dict[str, str] = dict(client.query(  # type: ignore[arg-type]
         f"SELECT dimension, argMax(checksum, loaded_at) FROM {db}.dim_loads GROUP BY dimension"
     ).result_rows)
+    from sinks.migrate import ddl_transform  # on a cluster, TRUNCATE must reach the shards
+
+    transform = ddl_transform(settings)
     reloaded = []
     for name, (columns, build) in DIMENSIONS.items():
         rows = build(settings)
         digest = checksum(rows)
         if stored.get(name) == digest:
             continue
-        client.command(f"TRUNCATE TABLE IF EXISTS {db}.{name}")
+        for statement in transform(f"TRUNCATE TABLE IF EXISTS {db}.{name}"):
+            client.command(statement)
         client.insert(f"{db}.{name}", rows, column_names=list(columns))
         client.insert(f"{db}.dim_loads", [[name, digest, len(rows), now or datetime.now(UTC)]],
                       column_names=["dimension", "checksum", "rows", "loaded_at"])

@@ -71,7 +71,8 @@ def _bootstrap(settings: Settings) -> list[str]:
     ]
 
 
-def _transform(settings: Settings) -> Callable[[str], list[str]]:
+def ddl_transform(settings: Settings) -> Callable[[str], list[str]]:
+    """Statement -> what to run: itself, or its cluster form when a cluster is configured."""
     cluster = settings.clickhouse_cluster
     if not cluster:
         return lambda statement: [statement]
@@ -92,7 +93,7 @@ def applied_versions(client: Client, settings: Settings) -> dict[int, str]:
 
 def migrate(client: Client, settings: Settings, now: datetime | None = None) -> list[int]:
     """Apply every migration not yet recorded; returns the versions applied by this call."""
-    transform = _transform(settings)
+    transform = ddl_transform(settings)
     for statement in _bootstrap(settings):
         for sql in transform(statement):
             client.command(sql)
