@@ -42,8 +42,11 @@ lint: $(STAMP)
 faults: $(STAMP)
 	ANTT_FAULT_LONG=1 $(BIN)/python -m pytest tests/integration -q -m faults
 
+BENCHES := validate_bench stream_bench sink_bench query_bench gateway_bench screen_bench chserver_insert disk_per_event
+
+## make bench: every benchmark (long; figures printed with their conditions). QUICK=1 for short forms.
 bench: $(STAMP)
-	for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py $(if $(QUICK),--quick) || exit 1; done
 
 screenshot: $(STAMP) $(BROWSER)
 	$(BIN)/python -m streams.screen.screenshot docs/screen.png
