@@ -17,6 +17,7 @@ from typing import Any
 
 import faust
 
+from antt.kafka import ssl_context
 from antt.settings import Settings
 from streams import live
 from streams.logic.calendar import LocalCalendar
@@ -175,11 +176,14 @@ def _broker_urls(settings: Settings) -> list[str]:
 
 
 def _credentials(settings: Settings) -> Any:
+    """Faust broker credentials: SASL (over TLS for SASL_SSL) or TLS alone, from the settings."""
+    context = ssl_context(settings)
     if not settings.kafka_sasl_mechanism:
-        return None
+        return faust.SSLCredentials(context) if context is not None else None
     password = settings.kafka_sasl_password
     return faust.SASLCredentials(
         username=settings.kafka_sasl_username,
         password=password.get_secret_value() if password else None,
         mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=context,
     )
