@@ -239,6 +239,13 @@ class Runtime:
         self.stats["restored_facts"] += replayed
         return replayed
 
+    def applied_through(self, partition: int) -> int:
+        """The highest source offset of ``partition`` whose events are in the state (-1: none)."""
+        marks = [self.states[p].watermark for p, part in self.partition_of.items()
+                 if part == partition and p in self.states]
+        top = max(marks, default=-1)
+        return top // POS_STRIDE if top >= 0 else -1
+
     def drop(self, partitions: set[int]) -> None:
         """Forget revoked partitions (their unacked records will be replayed by the owner)."""
         for province in [p for p, part in self.partition_of.items() if part in partitions]:

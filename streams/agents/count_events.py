@@ -70,7 +70,12 @@ async def _in_sequence(live_app: LiveApp, tp: Any, offset: int) -> bool:
     partition = tp.partition
     want = expected.get(partition)
     if want is None:
-        want = live_app.app.consumer._committed_offset.get(tp) or 0
+        # Faust's committed-offset map can lack a partition just taken over from another
+        # worker (its committed offset is then unknown here, not 0); the restored state
+        # knows how far the partition was applied, and the broker never delivers from
+        # before the committed offset, which is never past the last checkpoint.
+        committed = live_app.app.consumer._committed_offset.get(tp) or 0
+        want = max(committed, live_app.runtime.applied_through(partition) + 1)
     if offset > want and holes.get(partition) != (want, offset):
         holes[partition] = (want, offset)
         log.warning("records %s[%d]@%d..%d were not delivered: seeking back",
@@ -88,8 +93,6 @@ async def _handle(
     message = event.message
     partition, offset = message.partition, message.offset
     runtime = live_app.runtime
-    if not await _in_sequence(live_app, message.tp, offset):
-        return
     if partition not in runtime.loaded:
         live_app.restore_assigned()
         if partition not in runtime.loaded:
@@ -99,6 +102,8 @@ async def _handle(
             log.info("skipping %s[%d]@%d: partition not held here now",
                      live_app.settings.events_topic, partition, offset)
             return
+    if not await _in_sequence(live_app, message.tp, offset):
+        return
     now = time.time()
     result = runtime.process(message.value, message.key, partition, offset, now)
     for letter in result.dead_letters:

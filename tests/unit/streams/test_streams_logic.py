@@ -172,3 +172,20 @@ def test_days_of_the_month_match_an_independent_count(seed: int) -> None:
         month = got["periods"]["month"]["figures"]
         assert sum(d["received"] for d in got["days"]) == month["received"] > 0
         assert sum(d["resolved"] for d in got["days"]) == month["resolved"] > 0
+
+
+def test_applied_through_is_the_checkpointed_position_of_each_partition() -> None:
+    """What a worker taking over a partition expects next: one past what its state holds."""
+    rng = random.Random(5)
+    events = streams_gen.scenario(rng, NOW, PROVINCES, n_incidents=50)
+    recs = [r for r in streams_gen.records(events, rng) if r[0] == b"79"]
+    first = new_runtime()
+    assert first.applied_through(PROVINCES.index("79")) == -1
+    feed(first, recs, first_offset=40)
+    partition = PROVINCES.index("79")
+    assert first.applied_through(partition) == 40 + len(recs) - 1
+    assert first.applied_through(PROVINCES.index("01")) == -1
+    table = {c.key: c.encode() for c in first.take_chunks(partition, NOW.timestamp())}
+    taken_over = new_runtime()
+    taken_over.restore({partition}, table.items(), NOW.timestamp())
+    assert taken_over.applied_through(partition) == 40 + len(recs) - 1
