@@ -8,15 +8,13 @@ validated again together, so one bad event costs little and never stops the othe
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
+from antt.perf import gc_paused
 from schemas import legacy, units
 from schemas.enums import CodeRegime, Decision
 from schemas.models import EventBase, ReportResolved, rule_violation
@@ -69,7 +67,7 @@ def validate_batch(
     if isinstance(data, Rejection):
         return ValidationReport([], [data])
     limit = now + timedelta(seconds=future_tolerance_s)
-    with _gc_paused():
+    with gc_paused():
         events, indices, rejected, plain = _validate(data, limit, max_events, expected_province)
     if plain:  # every event is a 2025 event of the expected province
         return ValidationReport(events, rejected)
@@ -78,24 +76,6 @@ def validate_batch(
     if expected_province is not None and any(e.province_code != expected_province for e in events):
         events, rejected = _check_key(events, indices, rejected, expected_province, data)
     return ValidationReport(events, rejected)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a batch's ~10^4 objects are built.
-
-    Each model, dict, datetime and UUID is GC-tracked; left on, the collector runs dozens of
-    times per 1000-event batch and halves throughput (bench/validate_bench.py). The objects
-    are reference-counted as usual; the collector simply runs once afterwards. If the caller
-    disabled the GC, it stays disabled.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _as_bytes(raw: Any) -> bytes | Rejection:
