@@ -38,11 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _spawn(args: list[str], log_path: str) -> subprocess.Popen[bytes]:
-    out = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
-    return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "antt.cli", *args], stdout=out, stderr=subprocess.STDOUT,
-        start_new_session=True, env=os.environ.copy(),
-    )
+    with open(log_path, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "antt.cli", *args], stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, env=os.environ.copy(),
+        )
 
 
 def _simulate(args: argparse.Namespace, seed: int, logs: Path) -> subprocess.Popen[bytes]:
