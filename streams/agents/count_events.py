@@ -126,10 +126,15 @@ async def _flush(
     partition, as Faust's own table writes would choose.
     """
     table = live_app.table
+    sent = []
     for chunk in live_app.runtime.take_chunks(partition, now):
         value = chunk.encode()
         table.data[chunk.key] = value  # Faust may not re-read the changelog on reassignment
-        table.send_changelog(partition, chunk.key, value)
+        sent.append(table.send_changelog(partition, chunk.key, value))
+    # The records are acked (and so may be committed) only once the broker holds their
+    # checkpoint: Faust's own flush before a commit gives up after a short wait.
+    if sent:
+        await asyncio.gather(*sent)
     for pending in unacked.pop(partition, []):
         await stream.ack(pending)
 
