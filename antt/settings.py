@@ -5,6 +5,7 @@ Build it once with :func:`load_settings` and pass it down; nothing else reads ``
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -101,3 +102,18 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; keyword overrides win (handy in tests)."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def as_env(settings: Settings) -> dict[str, str]:
+    """The ``ANTT_*`` environment that makes a child ``antt`` process load ``settings``."""
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, list | tuple | dict):
+            value = json.dumps(value)
+        env[f"ANTT_{name.upper()}"] = str(value)
+    return env

@@ -217,17 +217,10 @@ def _phase(settings: Any, base: str, records: list[tuple[bytes, bytes]], n_event
 
 
 def _child_env(settings: Any) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        if isinstance(value, list | tuple | dict):
-            value = json.dumps(value)
-        env[f"ANTT_{name.upper()}"] = str(value)
-    return env
+    """Environment making an ``antt`` child process load ``settings``."""
+    from antt.settings import as_env
+
+    return {**os.environ, **as_env(settings)}
 
 
 def _start_worker(settings: Any, root: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -43,17 +43,9 @@ def _get_json(url: str) -> Any:
 
 def _child_env(settings: Any) -> dict[str, str]:
     """Environment making an ``antt`` child process load ``settings``."""
-    env = dict(os.environ)
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        if isinstance(value, list | tuple | dict):
-            value = json.dumps(value)
-        env[f"ANTT_{name.upper()}"] = str(value)
-    return env
+    from antt.settings import as_env
+
+    return {**os.environ, **as_env(settings)}
 
 
 def shoot(url: str, out: Path, *, width: int, lang: str, full_page: bool) -> None:
