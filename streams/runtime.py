@@ -140,6 +140,8 @@ class Runtime:
     def _facts(report: Any, base: int, watermark: int, result: RecordResult) -> list[Fact]:
         """Facts of the valid events, positioned; those at or below ``watermark`` skipped."""
         valid = report.valid
+        if not valid:  # (also when the whole record was refused: its rejection has no index)
+            return []
         if not report.rejected:
             positions: Any = range(base, base + len(valid))
         else:

@@ -3,12 +3,12 @@
 `antt db migrate`, then `antt worker` and `antt sink` as subprocesses against the local stack;
 a simulated stream (duplicates, corrections, late, out-of-order and malformed events) is
 produced with kafka-python. The live API and ClickHouse must both equal the simulator's
-independent ground truth, and so each other. (The ClickHouse half is marked as a known
-intermittent failure until the sink's correction race in docs/known-issues.md is fixed.)
+independent ground truth, and so each other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -23,7 +23,9 @@ from typing import Any
 import clickhouse_connect
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from antt.kafka import client_config
 from antt.settings import Settings
 from devstack.stack import free_port
 from ingest.simulate import Knobs, compare, generate
@@ -123,6 +125,21 @@ def _feed(settings: Settings) -> tuple[Any, datetime]:
     return sim, now
 
 
+async def _sink_committed_to_end(settings: Settings) -> bool:
+    """The sink's consumer group has committed the end offset of every partition."""
+    consumer = AIOKafkaConsumer(**client_config(settings), group_id=_env(settings, 0)[
+        "ANTT_SINK_GROUP_ID"], enable_auto_commit=False)
+    await consumer.start()
+    try:
+        topic = settings.events_topic
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(parts)
+        committed = {tp: await consumer.committed(tp) or 0 for tp in parts}
+        return bool(parts) and all(committed[tp] >= end for tp, end in ends.items())
+    finally:
+        await consumer.stop()
+
+
 def _busiest_province(sim: Any) -> str:
     return max(sim.truth["provinces"], key=lambda c: sim.truth["provinces"][c]["backlog"]["open"])
 
@@ -146,8 +163,6 @@ def test_stream_reaches_the_live_api_exactly(pipeline: tuple[Settings, int]) -> 
     assert not diffs, f"province {code}:\n" + "\n".join(diffs[:30])
 
 
-@pytest.mark.xfail(strict=False, reason="known race: the sink sometimes leaves a corrected "
-                   "original un-retracted (reproduced at some times of day; docs/known-issues.md)")
 def test_stream_reaches_clickhouse_exactly(pipeline: tuple[Settings, int]) -> None:
     settings, _ = pipeline
     sim, now = _feed(settings)
@@ -157,6 +172,10 @@ def test_stream_reaches_clickhouse_exactly(pipeline: tuple[Settings, int]) -> No
                                        database=settings.clickhouse_database)
     _wait(lambda: int(ch.command("SELECT count() FROM events_raw FINAL")) == expected_events,
           120, "the sink to store every distinct valid event")
+    # The rows land before the batch's corrections are applied: compare only once the sink
+    # has committed every partition's end offset (it commits after the whole batch is done).
+    _wait(lambda: asyncio.run(_sink_committed_to_end(settings)), 60,
+          "the sink to commit every partition's end offset")
     today = rules.local_date(now)
     truth = sim.truth["national"]
     diffs = compare(_scoped(truth), _clickhouse_view(ch, settings, truth, None, today))

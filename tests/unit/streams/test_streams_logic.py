@@ -107,6 +107,15 @@ def test_malformed_records_are_dead_lettered_and_valid_ones_counted() -> None:
     assert api(runtime, "national")["freshness"]["events_counted"] == len(valid)
 
 
+@pytest.mark.parametrize("value", [b"{not json", b"\xff\xfe", b"[" * 5000])
+def test_a_refused_record_is_dead_lettered_once_with_the_validators_reason(value: bytes) -> None:
+    runtime = new_runtime()
+    letters = [orjson.loads(x) for x in feed(runtime, [(b"01", value)])]
+    assert len(letters) == 1
+    assert letters[0]["index"] is None
+    assert not letters[0]["reason"].startswith("internal error"), letters[0]["reason"]
+
+
 def test_overdue_follows_the_clock() -> None:
     runtime = new_runtime()
     received = make_event("report_received", occurred_at=NOW - timedelta(days=15),
