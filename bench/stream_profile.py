@@ -1,0 +1,97 @@
+"""Where the worker's in-process time goes: validation, to_fact, apply_many (no Kafka).
+
+    python bench/stream_profile.py [--quick] [--events N] [--runs 3] [--cprofile]
+
+Feeds synthetic records (bench/stream_gen.py, the same mix as bench/stream_bench.py) through
+the stages of ``Runtime.process`` one by one, timing each with ``time.perf_counter``, and
+through ``Runtime.process`` as a whole. Per stage: medians of ``--runs`` runs, microseconds per
+event. ``--cprofile`` adds a cProfile of one ``Runtime.process`` pass (top 25 by own time).
+Other processes share the CPU: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import os
+import pstats
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream_gen import Generator  # noqa: E402
+
+from schemas import validate_batch  # noqa: E402
+from streams.logic.calendar import LocalCalendar  # noqa: E402
+from streams.logic.facts import POS_STRIDE, to_fact  # noqa: E402
+from streams.logic.state import ProvinceState  # noqa: E402
+from streams.runtime import Runtime  # noqa: E402
+
+
+def stages(records: list[tuple[bytes, bytes]], now_ts: float) -> dict[str, float]:
+    """Seconds spent in validation, to_fact and apply_many over all records."""
+    cal = LocalCalendar()
+    now = datetime.fromtimestamp(now_ts, UTC)
+    reports = []
+    t0 = time.perf_counter()
+    for key, value in records:
+        reports.append((key.decode(), validate_batch(value, now=now,
+                                                     expected_province=key.decode())))
+    t1 = time.perf_counter()
+    batches = []
+    for offset, (province, report) in enumerate(reports):
+        base = offset * POS_STRIDE
+        batches.append((province, [to_fact(e, base + i) for i, e in enumerate(report.valid)]))
+    t2 = time.perf_counter()
+    states: dict[str, ProvinceState] = {}
+    for province, facts in batches:
+        state = states.get(province)
+        if state is None:
+            state = states[province] = ProvinceState(province, cal)
+        state.apply_many(facts, now_ts)
+    t3 = time.perf_counter()
+    return {"validate": t1 - t0, "to_fact": t2 - t1, "apply_many": t3 - t2}
+
+
+def whole(records: list[tuple[bytes, bytes]], now_ts: float) -> float:
+    runtime = Runtime(LocalCalendar(), "bench")
+    t0 = time.perf_counter()
+    for offset, (key, value) in enumerate(records):
+        runtime.process(value, key, 0, offset, now_ts)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cprofile", action="store_true")
+    args = parser.parse_args()
+    n = args.events or (100_000 if args.quick else 300_000)
+    gc.set_threshold(100_000, 50, 100)  # as the worker does (antt/cli/worker.py)
+    now = datetime.now(UTC)
+    records = Generator(random.Random(1), now).records(n)
+    now_ts = now.timestamp()
+    print(f"conditions: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+          f"(shared CPU), {n} events in {len(records)} records")
+    runs = [stages(records, now_ts) for _ in range(args.runs)]
+    for name in runs[0]:
+        secs = statistics.median(r[name] for r in runs)
+        print(f"  {name:<11} {secs / n * 1e6:6.2f} us/event  ({n / secs:,.0f} events/s)")
+    total = statistics.median(whole(records, now_ts) for _ in range(args.runs))
+    print(f"Runtime.process: {total / n * 1e6:.2f} us/event ({n / total:,.0f} events/s)")
+    if args.cprofile:
+        prof = cProfile.Profile()
+        prof.runcall(whole, records, now_ts)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
