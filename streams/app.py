@@ -130,6 +130,9 @@ def _wire(live_app: LiveApp) -> None:
     @app.on_rebalance_complete.connect
     async def on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
         live_app.ready = True
+        count = live_app.app.consumer.topic_partitions(live_app.settings.events_topic)
+        if count:
+            live_app.runtime.partition_count = count
         live_app.restore_assigned()
         live_app.extras["recheck"] = asyncio.ensure_future(
             count_events.recheck_positions(live_app)

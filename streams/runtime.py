@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 from schemas import validate_batch
 from streams import checkpoint
@@ -25,6 +26,7 @@ from streams.logic.state import ProvinceState
 
 log = logging.getLogger(__name__)
 _PROVINCE_KEY = re.compile(rb"^[0-9]{2}$")
+MISROUTED = "province on a second partition"
 
 
 @dataclass
@@ -44,6 +46,11 @@ class RecordResult:
     duplicates: int = 0
     skipped: int = 0
     dead_letters: list[bytes] = field(default_factory=list)
+
+
+def expected_partition(key: bytes, partition_count: int) -> int:
+    """The partition of Kafka's default partitioner (murmur2, as Java and aiokafka) for ``key``."""
+    return (murmur2(key) & 0x7FFFFFFF) % partition_count
 
 
 class Runtime:
@@ -68,8 +75,12 @@ class Runtime:
         self.version = 0  # bumped on every change
         self.stats = dict.fromkeys(
             ("records", "accepted", "duplicates", "skipped", "dead_letters", "restored_facts",
-             "chunks_written"), 0
+             "chunks_written", "misrouted"), 0
         )
+        self._misrouted_seen: set[tuple[str, int]] = set()
+        # The source topic's partition count, when known: a province's partition is then
+        # the one Kafka's default partitioner picks for its key (see expected_partition).
+        self.partition_count: int | None = None
 
     # -- records -------------------------------------------------------------------------
 
@@ -116,6 +127,12 @@ class Runtime:
             self._dead(result, reason, "", None, None, raw, partition, offset)
             return result
         province = key.decode()
+        home = self.partition_of.get(province)
+        if home is None and self.partition_count:
+            home = expected_partition(key, self.partition_count)
+        if home is not None and home != partition:
+            self._misrouted(result, province, home, raw, partition, offset)
+            return result
         now = datetime.fromtimestamp(now_ts, UTC)
         report = validate_batch(
             raw, now=now, expected_province=province, future_tolerance_s=self.future_tolerance_s
@@ -155,6 +172,34 @@ class Runtime:
             else:
                 facts.append(to_fact(event, pos))
         return facts
+
+    def _misrouted(
+        self, result: RecordResult, province: str, home: int, raw: bytes, partition: int,
+        offset: int,
+    ) -> None:
+        """A record on a partition that is not its province's: dead-lettered, counted, logged.
+
+        One province's state (dedup, corrections, the applied-position watermark) belongs to
+        one partition; counting a second partition into it would drop or double events. The
+        province's partition is the one its state was restored from, else the default
+        partitioner's choice for its key (when the partition count is known), else the first
+        partition it arrived on here.
+        """
+        self.stats["misrouted"] += 1
+        if (province, partition) not in self._misrouted_seen:
+            self._misrouted_seen.add((province, partition))
+            log.error("province %s arrives on %s[%d] but is counted from partition %d: its "
+                      "records there are dead-lettered (check the producer's partitioner)",
+                      province, self.topic, partition, home)
+        reason = (
+            f"{MISROUTED}: province {province} belongs to partition {home} of "
+            f"{self.topic}, this record came on partition {partition}; all records of a "
+            "province must carry its code as key and use Kafka's default (murmur2) "
+            "partitioner. NOT counted in the live figures, although the ClickHouse sink "
+            "stores its valid events: live and ClickHouse differ by this record until it is "
+            "resent on the province's partition (docs/operations.md)"
+        )
+        self._dead(result, reason, "", None, None, raw, partition, offset)
 
     def _state(self, province: str, partition: int) -> ProvinceState:
         state = self.states.get(province)

@@ -148,3 +148,20 @@ class Workers:
     def tail(self, name: str, lines: int = 40) -> str:
         text = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
+
+
+def produce_at(
+    settings: Settings, records: list[tuple[bytes, bytes]], partition: int | None
+) -> set[int]:
+    """Produce to one chosen partition (``None``: the default partitioner); partitions used."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**client_config(settings), linger_ms=5, acks=1,
+                             max_request_size=4 * 1024 * 1024)
+    try:
+        futures = [producer.send(settings.events_topic, key=key, value=value,
+                                 partition=partition) for key, value in records]
+        producer.flush(timeout=30)
+        return {f.get(timeout=30).partition for f in futures}
+    finally:
+        producer.close()

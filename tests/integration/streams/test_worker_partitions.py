@@ -1,0 +1,51 @@
+"""One province produced to two partitions of the real broker (C2): the records on the
+second partition are dead-lettered with a reason that says so, never dropped silently."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+import streams_gen
+import streams_truth
+from streams_harness import Workers, get_json, produce_at, read_topic, wait_until
+
+from antt.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_province_on_a_second_partition_is_dead_lettered_not_lost(
+    workers: Workers, live_settings: Settings
+) -> None:
+    rng = random.Random(44)
+    now = datetime.now(UTC)
+    events = streams_gen.scenario(rng, now, ["01"], n_incidents=150)
+    records = streams_gen.records(events, rng, max_batch=30)
+    home_recs, stray = records[: len(records) - 6], records[len(records) - 6 :]
+    port = workers.start("w1")
+    (home,) = produce_at(live_settings, home_recs, None)  # the default partitioner
+    other = (home + 1) % live_settings.topic_partitions
+    assert produce_at(live_settings, stray, other) == {other}  # a "custom partitioner"
+    counted = [e for _, v in home_recs for e in _events(v)]
+    n = len({e["event_id"] for e in counted})
+    wait_until(lambda: workers.status("w1")["stats"]["misrouted"] == len(stray), 60,
+               "the stray records to be dead-lettered")
+    assert workers.counted("w1") == n
+    status, page = get_json(port, "/api/v1/live/provinces/01")
+    assert status == 200
+    assert streams_truth.compare(page, streams_truth.figures(counted, datetime.now(UTC),
+                                                             province="01")) == []
+    letters = read_topic(live_settings, live_settings.dlq_topic, len(stray))
+    assert len(letters) == len(stray)
+    assert {x["source"]["partition"] for x in letters} == {other}
+    assert all("province on a second partition" in x["reason"] for x in letters)
+    assert sorted(orjson.dumps(orjson.loads(x["raw"])) for x in letters) == sorted(
+        orjson.dumps(orjson.loads(v)) for _, v in stray)
+
+
+def _events(value: bytes) -> list[dict]:
+    data = orjson.loads(value)
+    return data if isinstance(data, list) else [data]
