@@ -9,6 +9,7 @@ returns; this module never touches Kafka, so it is tested with plain bytes.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -48,6 +49,15 @@ class RecordResult:
     dead_letters: list[bytes] = field(default_factory=list)
 
 
+def _raw_fields(raw: bytes) -> dict[str, str]:
+    try:
+        return {"raw": raw.decode("utf-8"), "raw_encoding": "utf-8"}
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(raw) - 3:  # a prefix that cut a character in two
+            return {"raw": raw[: exc.start].decode("utf-8"), "raw_encoding": "utf-8"}
+        return {"raw": base64.b64encode(raw).decode("ascii"), "raw_encoding": "base64"}
+
+
 def expected_partition(key: bytes, partition_count: int) -> int:
     """The partition of Kafka's default partitioner (murmur2, as Java and aiokafka) for ``key``."""
     return (murmur2(key) & 0x7FFFFFFF) % partition_count
@@ -61,12 +71,14 @@ class Runtime:
         future_tolerance_s: float = 300,
         flush_interval_s: float = 1.0,
         flush_facts: int = 20_000,
+        dlq_max_bytes: int = 1_000_000,
     ):
         self.cal = cal
         self.topic = topic
         self.future_tolerance_s = future_tolerance_s
         self.flush_interval_s = flush_interval_s
         self.flush_facts = flush_facts
+        self.dlq_max_bytes = dlq_max_bytes  # below the producer's max request size
         self.states: dict[str, ProvinceState] = {}
         self.partition_of: dict[str, int] = {}
         self.next_seq: dict[str, int] = {}
@@ -75,7 +87,7 @@ class Runtime:
         self.version = 0  # bumped on every change
         self.stats = dict.fromkeys(
             ("records", "accepted", "duplicates", "skipped", "dead_letters", "restored_facts",
-             "chunks_written", "misrouted"), 0
+             "chunks_written", "misrouted", "letters_truncated"), 0
         )
         self._misrouted_seen: set[tuple[str, int]] = set()
         # The source topic's partition count, when known: a province's partition is then
@@ -220,21 +232,23 @@ class Runtime:
         partition: int,
         offset: int,
     ) -> None:
-        try:
-            text: Any = raw.decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
         letter = {
             "reason": reason,
             "path": path,
             "index": index,
             "event_id": event_id,
             "source": {"topic": self.topic, "partition": partition, "offset": offset},
-            "raw": text,
-            "raw_encoding": encoding,
         }
-        result.dead_letters.append(orjson.dumps(letter))
+        encoded = orjson.dumps({**letter, **_raw_fields(raw)})
+        if len(encoded) > self.dlq_max_bytes:
+            # Too big for one Kafka record: a prefix, the size and the SHA-256 of the bytes
+            # (the original stays readable in the source topic at ``source``).
+            keep = max(0, (self.dlq_max_bytes - len(orjson.dumps(letter)) - 400) // 8)
+            encoded = orjson.dumps({**letter, **_raw_fields(raw[:keep]), "raw_truncated": True,
+                                    "raw_size": len(raw),
+                                    "raw_sha256": hashlib.sha256(raw).hexdigest()})
+            self.stats["letters_truncated"] += 1
+        result.dead_letters.append(encoded)
 
     # -- checkpoints ---------------------------------------------------------------------
 

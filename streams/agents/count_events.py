@@ -1,8 +1,9 @@
 """Agent ``count_events``: one source record (a batch of up to 1000 events) per iteration.
 
 Per record: validate the batch, dead-letter the bad events, dedup and count the good ones in
-memory (``Runtime.process``). Per partition and flush interval: write the accepted facts as
-checkpoint chunks to the table, then ack the records they came from (see
+memory (``Runtime.process``). Per partition and flush interval: wait until the broker holds
+the dead letters, write the accepted facts as checkpoint chunks to the table and wait for
+them, then ack the records they came from (see
 ``streams/checkpoint.py`` for why that gives an exactly-once effect). The ClickHouse sink is a
 separate consumer group (``sinks/``) on the same topic: valid events reach it from there.
 """
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 def register(live_app: LiveApp) -> None:
     unacked: dict[int, list[Any]] = {}
     live_app.extras["unacked"] = unacked
+    live_app.extras["letters"] = {}  # partition -> delivery futures of its dead letters
 
     @live_app.app.agent(live_app.events_topic, name="count_events")
     async def count_events(stream: Any) -> None:
@@ -53,6 +55,7 @@ def forget(live_app: LiveApp, partitions: set[int]) -> None:
     for partition in partitions:
         unacked.pop(partition, None)
         expected.pop(partition, None)
+        live_app.extras["letters"].pop(partition, None)
 
 
 async def _in_sequence(live_app: LiveApp, tp: Any, offset: int) -> bool:
@@ -106,9 +109,10 @@ async def _handle(
         return
     now = time.time()
     result = runtime.process(message.value, message.key, partition, offset, now)
-    for letter in result.dead_letters:
-        await live_app.dlq_topic.send(key=message.key, value=letter)
     if result.dead_letters:
+        sent = live_app.extras["letters"].setdefault(partition, [])
+        for letter in result.dead_letters:
+            sent.append(await live_app.dlq_topic.send(key=message.key, value=letter))
         log.info("%d dead letters from %s[%d]@%d", len(result.dead_letters),
                  live_app.settings.events_topic, partition, offset)
     unacked.setdefault(partition, []).append(event)
@@ -119,12 +123,18 @@ async def _handle(
 async def _flush(
     live_app: LiveApp, stream: Any, partition: int, now: float, unacked: dict[int, list[Any]]
 ) -> None:
-    """Write the partition's chunks to its own changelog partition, then ack its records.
+    """Wait for the partition's dead letters, write its chunks to its own changelog
+    partition and wait for them, then ack its records.
 
     The write goes through ``send_changelog`` with an explicit partition (not ``table[key]``),
     so the idle-flush timer can checkpoint too; the changelog partition equals the source
     partition, as Faust's own table writes would choose.
     """
+    # Dead letters first: once a chunk covers a record, a replay no longer re-emits the
+    # record's letters, so they must be on the broker before the chunk is written.
+    letters = live_app.extras["letters"].pop(partition, None)
+    if letters:
+        await asyncio.gather(*letters)
     table = live_app.table
     sent = []
     for chunk in live_app.runtime.take_chunks(partition, now):

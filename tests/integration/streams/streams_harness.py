@@ -165,3 +165,16 @@ def produce_at(
         return {f.get(timeout=30).partition for f in futures}
     finally:
         producer.close()
+
+
+def committed_offsets(settings: Settings) -> dict[int, int]:
+    """The worker group's committed offsets on the events topic, per partition."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        offsets = admin.list_group_offsets(settings.worker_id).get(settings.worker_id, {})
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if tp.topic == settings.events_topic and meta.offset >= 0}

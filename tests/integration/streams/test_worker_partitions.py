@@ -1,16 +1,31 @@
-"""One province produced to two partitions of the real broker (C2): the records on the
-second partition are dead-lettered with a reason that says so, never dropped silently."""
+"""Records on the wrong partition and dead letters, against the real broker.
+
+- One province produced to two partitions (C2): the records on the second partition are
+  dead-lettered with a reason that says so, never dropped silently.
+- Dead letters (I4): a letter for a record near the size limit is cut to fit (with its size
+  and SHA-256), and letters are on the broker before their source offsets are committed.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import random
+import signal
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 import streams_gen
 import streams_truth
-from streams_harness import Workers, get_json, produce_at, read_topic, wait_until
+from streams_harness import (
+    Workers,
+    committed_offsets,
+    get_json,
+    produce,
+    produce_at,
+    read_topic,
+    wait_until,
+)
 
 from antt.settings import Settings
 
@@ -44,6 +59,31 @@ def test_province_on_a_second_partition_is_dead_lettered_not_lost(
     assert all("province on a second partition" in x["reason"] for x in letters)
     assert sorted(orjson.dumps(orjson.loads(x["raw"])) for x in letters) == sorted(
         orjson.dumps(orjson.loads(v)) for _, v in stray)
+
+
+def test_oversize_dead_letters_are_cut_and_delivered_before_the_commit(
+    workers: Workers, live_settings: Settings
+) -> None:
+    big = [b"\x01" * 2_500_000, b"[" + b"7" * 3_000_000, b"\xfe" * 2_000_000]
+    small = b"{not json"
+    rng = random.Random(45)
+    valid = streams_gen.records(streams_gen.scenario(rng, datetime.now(UTC), ["01"], 20), rng)
+    records = [(b"01", v) for v in big] + [(b"01", small)] + valid
+    workers.start("w1")
+    produce(live_settings, records)
+    total = len(records)
+    wait_until(lambda: sum(committed_offsets(live_settings).values()) >= total, 90,
+               "the worker to commit every record")
+    workers.signal("w1", signal.SIGKILL)  # nothing more can be sent from here on
+    letters = read_topic(live_settings, live_settings.dlq_topic, 4)
+    assert len(letters) == 4
+    by_size = {x.get("raw_size", len(x["raw"])): x for x in letters}
+    for raw in big:
+        letter = by_size[len(raw)]
+        assert letter["raw_truncated"] is True
+        assert letter["raw_sha256"] == hashlib.sha256(raw).hexdigest()
+        assert letter["source"]["topic"] == live_settings.events_topic
+    assert by_size[len(small)]["raw"] == small.decode()
 
 
 def _events(value: bytes) -> list[dict]:
