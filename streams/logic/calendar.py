@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # day number of 1970-01-01
+_EPOCH_ORDINAL = EPOCH_ORDINAL
 
 
 @dataclass(frozen=True)

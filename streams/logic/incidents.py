@@ -95,6 +95,89 @@ def evaluate(
     return Derived(cells, open_entry, carry)
 
 
+def inserted(
+    facts: list[Fact],
+    index: int,
+    fact: Fact,
+    cal: LocalCalendar,
+    rules: DueRules,
+    starts: Iterable[int],
+) -> tuple[Derived, Derived] | None:
+    """``(old, new)`` differing exactly as ``evaluate`` before and after ``fact`` goes in.
+
+    ``index`` is where ``fact`` goes in the sorted ``facts``. Handled without re-evaluating:
+    a resolution anywhere (it changes no due date, so no other fact's cells), an extension
+    or a resumption after all other facts. ``old`` leaves the other facts' cells out and
+    ``new`` holds only those of ``fact``; ``open`` and ``carry`` are complete in both. None
+    for the other shapes (a report; a due date changed before a later resolution).
+    """
+    kind = fact[F_KIND]
+    if kind == RECEIVED or (kind != RESOLVED and index < len(facts)):
+        return None
+    walked = _walk(facts, index, cal, rules)
+    if walked is None:
+        return EMPTY, EMPTY  # still no report: the fact counts only its own slots
+    recv, recv_day, due, due_at, status, at = walked
+    commune = recv[F_COMMUNE]
+    old = _state_of(commune, recv_day, due, status, starts, {})
+    cells: dict[CellKey, int] = {}
+    if kind == RESOLVED:
+        day = cal.day(fact[F_OCC])
+        _bump(cells, fact, GROUP_RESOLVED[recv[F_A]])
+        if day <= due_at:
+            _bump(cells, fact, _ON_TIME)
+        status.insert(at, (day, RESOLVED))
+    elif kind == EXTENDED:
+        due = rules.extend(recv[F_OCC], due, fact[F_A], fact[F_B])
+    elif kind == RESUMED:
+        status.append((cal.day(fact[F_OCC]), RESUMED))
+        due = rules.resumed(fact[F_OCC])
+    return old, _state_of(commune, recv_day, due, status, starts, cells)
+
+
+def _state_of(
+    commune: str,
+    recv_day: int,
+    due: int,
+    status: list[tuple[int, int]],
+    starts: Iterable[int],
+    cells: dict[CellKey, int],
+) -> Derived:
+    is_open = not status or status[-1][1] != RESOLVED
+    carry = tuple((commune, s) for s in starts if recv_day < s and _is_open(status, s))
+    return Derived(cells, (commune, due) if is_open else None, carry)
+
+
+def _walk(
+    facts: list[Fact], index: int, cal: LocalCalendar, rules: DueRules
+) -> tuple[Fact, int, int, int, list[tuple[int, int]], int] | None:
+    """``(report, its day, due day, due day before facts[index], status changes, how many
+    of them before facts[index])`` of sorted facts; None without a report."""
+    for recv in facts:
+        if recv[F_KIND] == RECEIVED:
+            break
+    else:
+        return None
+    recv_day = cal.day(recv[F_OCC])
+    due = due_at = rules.initial_due(recv_day)
+    status: list[tuple[int, int]] = []
+    at = 0
+    for i, f in enumerate(facts):
+        if i == index:
+            due_at, at = due, len(status)
+        kind = f[F_KIND]
+        if kind == RESOLVED:
+            status.append((cal.day(f[F_OCC]), kind))
+        elif kind == EXTENDED:
+            due = rules.extend(recv[F_OCC], due, f[F_A], f[F_B])
+        elif kind == RESUMED:
+            status.append((cal.day(f[F_OCC]), kind))
+            due = rules.resumed(f[F_OCC])
+    if index >= len(facts):
+        due_at, at = due, len(status)
+    return recv, recv_day, due, due_at, status, at
+
+
 def _bump(cells: dict[CellKey, int], fact: Fact, slot: int) -> None:
     key = (fact[F_COMMUNE], fact[F_OCC], slot)
     cells[key] = cells.get(key, 0) + 1
