@@ -20,6 +20,7 @@ import faust
 from antt.kafka import ssl_context
 from antt.settings import Settings
 from streams import live
+from streams.compat import check_internals
 from streams.logic.calendar import LocalCalendar
 from streams.runtime import Runtime
 from streams.transport import fast_fetch_app
@@ -68,6 +69,7 @@ class LiveApp:
 
 
 def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None = None) -> LiveApp:
+    check_internals()  # fail now, naming the versions, rather than quietly mid-stream
     port = web_port if web_port is not None else settings.worker_web_port
     host = settings.worker_web_host
     app = fast_fetch_app(

@@ -15,6 +15,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from streams.compat import committed_offset
+
 if TYPE_CHECKING:
     from streams.app import LiveApp
 
@@ -45,7 +47,7 @@ async def recheck_positions(live_app: LiveApp, delay_s: float = 0.5) -> None:
     consumer = live_app.app.consumer
     for tp in live_app.app.assignor.assigned_actives():
         if tp.topic == live_app.settings.events_topic and tp.partition not in expected:
-            await consumer.seek(tp, consumer._committed_offset.get(tp) or 0)
+            await consumer.seek(tp, committed_offset(consumer, tp) or 0)
 
 
 def forget(live_app: LiveApp, partitions: set[int]) -> None:
@@ -77,7 +79,7 @@ async def _in_sequence(live_app: LiveApp, tp: Any, offset: int) -> bool:
         # worker (its committed offset is then unknown here, not 0); the restored state
         # knows how far the partition was applied, and the broker never delivers from
         # before the committed offset, which is never past the last checkpoint.
-        committed = live_app.app.consumer._committed_offset.get(tp) or 0
+        committed = committed_offset(live_app.app.consumer, tp) or 0
         want = max(committed, live_app.runtime.applied_through(partition) + 1)
     if offset > want and holes.get(partition) != (want, offset):
         holes[partition] = (want, offset)
