@@ -8,6 +8,17 @@ old. A partition's offsets are committed only after ClickHouse acknowledged its 
 When ClickHouse is down or slow the flush fails with a retryable code: fetching pauses, the
 same batches are retried with exponential back-off, and the sink resumes by itself. Fetching
 also pauses while more than ``sink_max_pending_rows`` events wait (bounded memory).
+
+Several sinks may share the group. On a rebalance the sink first lets the write in flight
+finish and commits what ClickHouse acknowledged, then gives its partitions up (dropping what
+it buffered but did not write: the next owner re-reads it from the committed offset). Without
+that wait the next owner could look up stored ids before the old write landed and insert the
+same events again under another dedup token.
+
+The event loop stays responsive (heartbeats, the rebalance listener, the flush task): a fetched
+chunk is validated in slices of at most :data:`SLICE_S` seconds with a yield in between.
+The future-time rule of the validator is checked against the record's Kafka timestamp (not
+the sink's wall clock), so every sink and every replay of a record gives the same verdict.
 """
 
 from __future__ import annotations
@@ -53,23 +64,39 @@ class SinkStats:
     committed: dict[int, int] | None = None
 
 
+SLICE_S = 0.05
+"""Longest stretch of validation between two yields to the event loop."""
+
+GROUP_TIMEOUTS: dict[str, int] = {
+    "session_timeout_ms": 10_000,
+    "heartbeat_interval_ms": 1_000,
+    "rebalance_timeout_ms": 60_000,
+    "max_poll_interval_ms": 120_000,
+}
+"""Consumer-group timeouts of the sink (aiokafka keyword arguments).
+
+A dead sink is noticed within the session timeout. The rebalance timeout is how long the
+broker waits for members to rejoin: it bounds the wait for a write in flight when partitions
+are revoked (:meth:`SinkConsumer.release` waits at most 80 % of it).
+"""
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, sink: SinkConsumer) -> None:
         self.sink = sink
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        for tp in revoked:  # uncommitted work is re-read by the next owner (idempotent)
-            self.sink.buffers.pop(tp.partition, None)
-            self.sink.inflight.pop(tp.partition, None)
+        await self.sink.release(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.sink.writer.reset_requested = True  # others may have written these provinces
-        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+        self.sink.assigned(assigned)
 
 
 class SinkConsumer:
-    def __init__(self, settings: Settings, writer: Writer, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, writer: Writer, clock: Clock | None = None,
+                 group_timeouts: dict[str, int] | None = None) -> None:
         self.settings = settings
+        self.group_timeouts = {**GROUP_TIMEOUTS, **(group_timeouts or {})}
         self.writer = writer
         self.clock = clock or (lambda: datetime.now(UTC))
         self.topic = settings.events_topic
@@ -84,6 +111,9 @@ class SinkConsumer:
         self.events_per_record = 1000.0
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.rebalancing = False  # between revocation and the next assignment
+        self.generation = 0  # bumped at every revocation
+        self.assignments = 0  # assignments received (a stable member gets one)
 
     @property
     def pending(self) -> int:
@@ -96,7 +126,7 @@ class SinkConsumer:
         self.consumer = AIOKafkaConsumer(
             **config, group_id=self.settings.sink_group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=32 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024, **self.group_timeouts,
         )
         self.consumer.subscribe([self.topic], listener=_Rebalance(self))
         self.producer = AIOKafkaProducer(**config, acks="all", linger_ms=5)
@@ -135,9 +165,9 @@ class SinkConsumer:
         assert self.consumer is not None
         self._update_pause()
         records = await self.consumer.getmany(timeout_ms=100, max_records=self._fetch_size())
-        for tp, messages in records.items():
-            for message in messages:
-                self.ingest(tp.partition, message.offset, message.key, message.value)
+        await self._ingest_all(records)
+        if self.rebalancing:
+            return  # no new write while partitions change hands
         if self.flush_task is not None and self.flush_task.done():
             self.flush_task.result()  # failures are handled inside; this re-raises bugs only
             self.flush_task = None
@@ -147,6 +177,57 @@ class SinkConsumer:
                     self.flush_task = asyncio.create_task(self.flush_inflight())
             elif self._flush_due():
                 self._start_flush()
+
+    async def _ingest_all(self, records: dict[TopicPartition, list[Any]]) -> None:
+        """Validate fetched records in slices of :data:`SLICE_S`, yielding in between.
+
+        A rebalance can run during a yield; the rest of the chunk is then dropped (the
+        partitions' next owner, maybe this sink again, re-reads it from the committed offset).
+        """
+        generation = self.generation
+        budget = time.monotonic() + SLICE_S
+        for tp, messages in records.items():
+            for message in messages:
+                if self.rebalancing or self.generation != generation:
+                    return
+                self.ingest(tp.partition, message.offset, message.key, message.value,
+                            message.timestamp)
+                if time.monotonic() >= budget:
+                    await asyncio.sleep(0)
+                    budget = time.monotonic() + SLICE_S
+
+    async def release(self, revoked: set[TopicPartition]) -> None:
+        """Partitions are being revoked: finish and commit the write in flight, drop the rest.
+
+        aiokafka rejoins the group only after this returns, so the partitions' next owner
+        starts from offsets that cover everything this sink stored.
+        """
+        self.rebalancing = True
+        self.generation += 1
+        task = self.flush_task
+        if task is not None and not task.done():
+            limit = 0.8 * self.group_timeouts["rebalance_timeout_ms"] / 1000
+            log.info("partitions %s revoked: waiting for the write in flight",
+                     sorted(tp.partition for tp in revoked))
+            try:
+                await asyncio.wait_for(asyncio.shield(task), limit)
+            except TimeoutError:
+                log.error("the write in flight did not finish within %.0f s of a rebalance: "
+                          "the next owner may store its events again", limit)
+            except Exception:  # noqa: BLE001 - re-raised by step(); here only the wait matters
+                log.debug("flush task failed during a rebalance", exc_info=True)
+        for tp in revoked:
+            self.buffers.pop(tp.partition, None)
+            self.inflight.pop(tp.partition, None)
+        if not self.buffers:
+            self.oldest = None
+
+    def assigned(self, assigned: set[TopicPartition]) -> None:
+        self.writer.reset_requested = True  # others may have written these provinces
+        self.rebalancing = False
+        self.paused = False  # a new assignment starts fetching; _update_pause decides again
+        self.assignments += 1
+        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
 
     def _start_flush(self) -> None:
         self.inflight, self.buffers = self.buffers, {}
@@ -163,8 +244,13 @@ class SinkConsumer:
             self.oldest = None
         await self.flush_inflight()
 
-    def ingest(self, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
-        """Validate one record and add its valid events to the partition's batch."""
+    def ingest(self, partition: int, offset: int, key: bytes | None, value: bytes | None,
+               timestamp_ms: int | None = None) -> None:
+        """Validate one record and add its valid events to the partition's batch.
+
+        ``timestamp_ms`` is the record's Kafka timestamp: the validator's "now" (the sink's
+        clock only when the record has none).
+        """
         self.stats.records += 1
         batch = self.buffers.get(partition)
         if batch is None:
@@ -172,7 +258,8 @@ class SinkConsumer:
             self.oldest = self.oldest or time.monotonic()
         batch.last_offset = max(batch.last_offset, offset)
         province = key.decode("utf-8", "replace") if key else None
-        report = validate_batch(value or b"", now=self.clock(), expected_province=province,
+        report = validate_batch(value or b"", now=self._now(timestamp_ms),
+                                expected_province=province,
                                 future_tolerance_s=self.settings.future_tolerance_s)
         size = len(report.valid) + len(report.rejected)
         self.events_per_record = max(1.0, 0.9 * self.events_per_record + 0.1 * size)
@@ -180,6 +267,11 @@ class SinkConsumer:
         self.stats.events_valid += len(report.valid)
         for event in report.valid:
             batch.add(event.__dict__, offset)
+
+    def _now(self, timestamp_ms: int | None) -> datetime:
+        if timestamp_ms is None or timestamp_ms < 0:
+            return self.clock()
+        return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
 
     def _fetch_size(self) -> int:
         """Records to fetch so that pending events stay near ``sink_max_pending_rows``.

@@ -95,3 +95,83 @@ async def read_topic(settings: Settings, topic: str, expected: int,
     finally:
         await consumer.stop()
     return out
+
+
+async def group_committed(settings: Settings, topic: str | None = None) -> dict[int, int]:
+    """The sink group's committed offset per partition, as the broker has it (-1: none)."""
+    consumer = AIOKafkaConsumer(**client_config(settings), group_id=settings.sink_group_id,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        name = topic or settings.events_topic
+        parts = consumer.partitions_for_topic(name) or set()
+        out = {}
+        for p in sorted(parts):
+            committed = await consumer.committed(TopicPartition(name, p))
+            out[p] = -1 if committed is None else committed
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def group_caught_up(settings: Settings) -> bool:
+    """The group's committed offsets reached the end of every non-empty partition."""
+    ends = await end_offsets(settings)
+    committed = await group_committed(settings)
+    return all(committed.get(p, -1) >= end for p, end in ends.items() if end > 0)
+
+
+def slow_stores(sink: SinkConsumer, delay_s: float) -> None:
+    """Make every ClickHouse insert of ``sink`` take ``delay_s`` longer (a slow server).
+
+    The delay runs in the flush's worker thread before the real insert, so a rebalance can be
+    made to happen while a write is in flight.
+    """
+    store = sink.writer.store
+
+    def slow(prepared):  # noqa: ANN001, ANN202
+        time.sleep(delay_s)
+        return store(prepared)
+
+    sink.writer.store = slow  # type: ignore[method-assign]
+
+
+@asynccontextmanager
+async def running(sink: SinkConsumer) -> AsyncIterator[SinkConsumer]:
+    """Run an already built sink (see :func:`running_sink`) until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(sink.run(stop))
+    try:
+        yield sink
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        sink.writer.client.close()
+        sink.writer.lookup.close()
+
+
+def truth_diffs(ch, settings: Settings, truth: dict, today) -> list[str]:  # noqa: ANN001
+    """Differences between ClickHouse's figures and a simulation's truth (national + provinces)."""
+    from datetime import date
+
+    from ingest.simulate.compare import compare
+    from sinks.figures import backlog, period_figures
+
+    db = settings.clickhouse_database
+
+    def answer(part: dict, province: str | None) -> dict:
+        periods = {}
+        for name, period in part["periods"].items():
+            start, end = date.fromisoformat(period["start"]), date.fromisoformat(period["end"])
+            periods[name] = {"start": period["start"], "end": period["end"],
+                             "figures": period_figures(ch, db, start, end, settings.timezone,
+                                                       province)}
+        return {"periods": periods, "backlog": backlog(ch, db, today, province)}
+
+    national = truth["national"]
+    diffs = compare({"periods": national["periods"], "backlog": national["backlog"]},
+                    answer(national, None))
+    for code, part in truth["provinces"].items():
+        diffs += compare({"periods": part["periods"], "backlog": part["backlog"]},
+                         answer(part, code), f"provinces.{code}")
+    return diffs

@@ -1,0 +1,90 @@
+"""Several sinks in one consumer group: they split the partitions, and a sink joining or
+leaving mid-stream, while a write is in flight, neither loses nor doubles an event."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sink_helpers import (
+    group_caught_up,
+    running,
+    running_sink,
+    slow_stores,
+    truth_diffs,
+    wait_until,
+)
+
+from antt.settings import Settings
+from ingest.simulate import Knobs, generate
+from ingest.simulate.run import send_kafka
+from schemas import rules
+from sinks.consumer import SinkConsumer
+from sinks.service import build_sink
+
+pytestmark = pytest.mark.integration
+
+
+def _held(sink: SinkConsumer) -> set[int]:
+    return {tp.partition for tp in sink.consumer.assignment()} if sink.consumer else set()
+
+
+def _writing(sink: SinkConsumer) -> bool:
+    return sink.flush_task is not None and not sink.flush_task.done()
+
+
+async def _send(settings: Settings, records: list) -> None:
+    sent = await asyncio.to_thread(send_kafka, settings, records, rate=None)
+    assert sent.failed_records == 0
+
+
+async def test_two_idle_sinks_split_the_partitions(sink_settings: Settings) -> None:
+    async with running_sink(sink_settings) as first:
+        await wait_until(lambda: len(_held(first)) == 4, 30, "the first sink to hold all 4")
+        async with running_sink(sink_settings) as second:
+            await wait_until(lambda: len(_held(first)) == 2 and len(_held(second)) == 2, 60,
+                             "the two sinks to hold 2 partitions each")
+            assert _held(first).isdisjoint(_held(second))
+        await wait_until(lambda: len(_held(first)) == 4, 60, "the first to take all 4 back")
+
+
+async def test_join_and_leave_mid_write_store_every_event_once(sink_settings: Settings,
+                                                              ch) -> None:
+    """A joins, B joins while A writes, B leaves while both write: ClickHouse equals the truth.
+
+    Inserts are slowed down by 0.8 s (a slow ClickHouse) so that each rebalance happens while
+    a write is in flight. The stream has resends, corrections, late and malformed events.
+    """
+    now = datetime.now(UTC)
+    knobs = Knobs(duplicates=0.05, out_of_order=0.05, late=0.05, malformed=0.02,
+                  corrections=0.04)
+    sim = generate(11, n_events=6000, knobs=knobs, now=now,
+                   stat_start_day=sink_settings.statistical_month_start_day)
+    third = len(sim.records) // 3
+    parts = sim.records[:third], sim.records[third:2 * third], sim.records[2 * third:]
+    first, second = build_sink(sink_settings), build_sink(sink_settings)
+    slow_stores(first, 0.8)
+    slow_stores(second, 0.8)
+    async with running(first):
+        await _send(sink_settings, parts[0])
+        await wait_until(lambda: first.stats.flushes > 0 and _writing(first), 60,
+                         "the first sink to be writing")
+        async with running(second):
+            await wait_until(lambda: _held(second) and first.assignments >= 2, 60,
+                             "the second sink to get partitions")
+            assert _held(first).isdisjoint(_held(second))
+            await _send(sink_settings, parts[1])
+            await wait_until(lambda: second.stats.flushes > 0, 60, "the second sink to write")
+            await _send(sink_settings, parts[2])
+            await wait_until(lambda: _writing(first) and _writing(second), 60,
+                             "both sinks writing")
+        # The second left mid-write; the first takes its partitions back and finishes.
+        await wait_until(lambda: len(_held(first)) == 4, 60, "the first to hold all 4 again")
+        await wait_until(lambda: group_caught_up(sink_settings), 120, "every record stored")
+    assert first.stats.inserted > 0 and second.stats.inserted > 0
+    count, distinct = ch.query("SELECT count(), uniqExact(event_id) FROM events_raw"
+                               ).result_rows[0]
+    assert (count, distinct) == (len(sim.events), len(sim.events))
+    diffs = truth_diffs(ch, sink_settings, sim.truth, rules.local_date(now))
+    assert not diffs, "\n".join(diffs[:40])
