@@ -13,6 +13,7 @@ source type.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 POS_STRIDE = 1024  # > schemas.MAX_BATCH_EVENTS: (offset, index) -> one sortable int
@@ -104,23 +105,32 @@ def _canon(value: Any) -> str:
 
 
 def to_fact(event: Any, pos: int) -> Fact:
-    """Compact one validated event (attribute names of docs/architecture.md)."""
+    """Compact one validated event (attribute names of docs/architecture.md).
+
+    The hot path of the worker after validation: strings shared through ``_CANONICAL``
+    inline, the event id's hex as ``UUID.hex`` builds it, and both timestamps from the
+    datetime's fields (:func:`epoch_seconds`, equal to ``datetime.timestamp()``).
+    """
     kind = KIND_OF_TYPE[event.event_type]
+    canonical = _CANONICAL
     commune = event.commune_code
-    commune = _CANONICAL.get(commune) or _canon(commune)
+    commune = canonical.get(commune) or _canon(commune)
     corrects = event.corrects_event_id
     a: Any = None
     b: Any = None
     c: Any = None
     d: Any = None
     if kind == RECEIVED:
-        a, b = _canon(event.crime_group), _canon(event.source_type)
+        a, b = event.crime_group, event.source_type
+        a, b = canonical.get(a) or _canon(a), canonical.get(b) or _canon(b)
     elif kind == TRIAGED:
-        a = _canon(event.outcome)
+        a = event.outcome
+        a = canonical.get(a) or _canon(a)
+    elif kind == RESOLVED:
+        a = event.decision
+        a = canonical.get(a) or _canon(a)
     elif kind == EXTENDED:
         a, b = _canon(event.extension), int(event.months)
-    elif kind == RESOLVED:
-        a = _canon(event.decision)
     elif kind == CLEARED:
         a = _canon(event.crime_group)
     elif kind == APPREHENDED:
@@ -128,20 +138,52 @@ def to_fact(event: Any, pos: int) -> Fact:
     elif kind == ADMIN:
         a, b = int(event.violations_detected), int(event.violations_sanctioned)
         c, d = int(event.violators), int(event.fine_vnd)
+    occ, rec = event.occurred_at, event.recorded_at
+    offsets = _OFFSET_S
+    occ_off, rec_off = offsets.get(occ.tzinfo), offsets.get(rec.tzinfo)
     return (
         pos,
-        event.event_id.hex,
+        "%032x" % event.event_id.int,  # noqa: UP031 (UUID.hex, without its call)
         kind,
         event.incident_id,
         commune,
-        event.occurred_at.timestamp(),
-        event.recorded_at.timestamp(),
-        corrects.hex if corrects is not None else None,
+        epoch_seconds(occ) if occ_off is None else (
+            ((occ.toordinal() - _EPOCH_ORDINAL) * 86400 + occ.hour * 3600 + occ.minute * 60
+             + occ.second - occ_off) * 1_000_000 + occ.microsecond) / 1_000_000,
+        epoch_seconds(rec) if rec_off is None else (
+            ((rec.toordinal() - _EPOCH_ORDINAL) * 86400 + rec.hour * 3600 + rec.minute * 60
+             + rec.second - rec_off) * 1_000_000 + rec.microsecond) / 1_000_000,
+        "%032x" % corrects.int if corrects is not None else None,  # noqa: UP031
         a,
         b,
         c,
         d,
     )
+
+
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+_OFFSET_S: dict[Any, int] = {}  # tzinfo -> whole seconds east of UTC (fixed-offset zones)
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """``moment.timestamp()`` of an aware datetime, bit for bit, from its fields.
+
+    About twice as fast as ``timestamp()`` for the validator's fixed-offset datetimes: the
+    offset of each ``tzinfo`` is read once (``_OFFSET_S``). Any other zone (one whose offset
+    depends on the date) falls back to ``timestamp()``.
+    """
+    tz = moment.tzinfo
+    off = _OFFSET_S.get(tz)
+    if off is None:
+        if not isinstance(tz, timezone) and type(tz).__name__ != "TzInfo":
+            return moment.timestamp()
+        delta = moment.utcoffset()
+        if delta is None or delta.microseconds:
+            return moment.timestamp()
+        off = _OFFSET_S[tz] = delta.days * 86400 + delta.seconds
+    days = moment.toordinal() - _EPOCH_ORDINAL
+    secs = days * 86400 + moment.hour * 3600 + moment.minute * 60 + moment.second - off
+    return (secs * 1_000_000 + moment.microsecond) / 1_000_000
 
 
 def from_json(items: list[list[Any]]) -> list[Fact]:

@@ -168,3 +168,35 @@ def test_in_order_stream_with_many_incidents() -> None:
     reversed_state = ProvinceState("01", cal)
     reversed_state.apply_many(list(reversed(facts)), NOW)
     assert observed(reversed_state) == observed(state)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)),
+    st.integers(-14 * 60, 14 * 60),
+)
+def test_epoch_seconds_is_timestamp_bit_for_bit(moment: datetime, offset_min: int) -> None:
+    from streams.logic.facts import epoch_seconds
+
+    aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_min)))
+    assert epoch_seconds(aware) == aware.timestamp()
+    assert epoch_seconds(aware) == aware.timestamp()  # second time: offset from the cache
+
+
+def test_to_fact_timestamps_of_validated_events() -> None:
+    from schemas import validate_batch
+    from schemas.examples import make_event
+    from streams.logic.facts import F_REC, to_fact
+
+    moment = datetime(2026, 11, 3, 23, 59, 59, 999_999, tzinfo=ICT)
+    events = [make_event("report_received", occurred_at=moment - timedelta(days=d),
+                         recorded_at=moment) for d in range(3)]
+    import orjson
+
+    report = validate_batch(orjson.dumps(events), now=datetime.now(ICT))
+    assert len(report.valid) == 3
+    for event in report.valid:
+        fact = to_fact(event, 0)
+        assert fact[F_OCC] == event.occurred_at.timestamp()
+        assert fact[F_REC] == event.recorded_at.timestamp()
+        assert fact[F_ID] == event.event_id.hex
