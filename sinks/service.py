@@ -11,18 +11,23 @@ from antt.settings import Settings
 from sinks.client import make_client
 from sinks.consumer import SinkConsumer, SinkStats
 from sinks.dimensions import load_dimensions
-from sinks.migrate import migrate
+from sinks.migrate import migrate_locked, migration_lock
 from sinks.writer import Writer
 
 log = logging.getLogger(__name__)
 
 
 def prepare_database(settings: Settings) -> list[int]:
-    """Apply pending DDL and (re)load changed dimensions. Idempotent: run it on every start."""
+    """Apply pending DDL and (re)load changed dimensions. Idempotent: run it on every start.
+
+    Safe to run from several processes at once: both steps run under the migration lock, so
+    concurrent starts neither backfill twice nor reload a dimension twice over each other.
+    """
     client = make_client(settings)
     try:
-        applied = migrate(client, settings)
-        load_dimensions(client, settings)
+        with migration_lock(client, settings):
+            applied = migrate_locked(client, settings)
+            load_dimensions(client, settings)
         return applied
     finally:
         client.close()
