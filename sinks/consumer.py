@@ -61,6 +61,7 @@ class SinkStats:
     flushes: int = 0
     retries: int = 0
     pauses: int = 0
+    revocations: int = 0  # rebalances that took partitions away from this sink
     committed: dict[int, int] | None = None
 
 
@@ -204,6 +205,7 @@ class SinkConsumer:
         """
         self.rebalancing = True
         self.generation += 1
+        self.stats.revocations += bool(revoked)
         task = self.flush_task
         if task is not None and not task.done():
             limit = 0.8 * self.group_timeouts["rebalance_timeout_ms"] / 1000

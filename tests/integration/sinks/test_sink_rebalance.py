@@ -4,11 +4,13 @@ leaving mid-stream, while a write is in flight, neither loses nor doubles an eve
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, datetime
 
 import pytest
 from sink_helpers import (
     group_caught_up,
+    produce,
     running,
     running_sink,
     slow_stores,
@@ -19,9 +21,10 @@ from sink_helpers import (
 from antt.settings import Settings
 from ingest.simulate import Knobs, generate
 from ingest.simulate.run import send_kafka
-from schemas import rules
+from schemas import rules, units
+from schemas.examples import make_event
 from sinks.consumer import SinkConsumer
-from sinks.service import build_sink
+from sinks.service import build_sink, tune_gc
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +91,45 @@ async def test_join_and_leave_mid_write_store_every_event_once(sink_settings: Se
     assert (count, distinct) == (len(sim.events), len(sim.events))
     diffs = truth_diffs(ch, sink_settings, sim.truth, rules.local_date(now))
     assert not diffs, "\n".join(diffs[:40])
+
+
+async def test_sink_keeps_its_membership_while_validating_a_backlog(sink_settings: Settings,
+                                                                   ch) -> None:
+    """A backlog of 1,000-event records is validated without starving the event loop.
+
+    The sink runs with a 3 s session timeout (heartbeat 0.5 s) and the production GC
+    thresholds; the loop's longest stall while it validates and writes the backlog stays well
+    under that, the sink is never expelled (one assignment, no revocation), and every event
+    is stored.
+    """
+    provinces = ["01", "79", "48", "31", "92", "22", "04", "08"]
+    records = [(p, [make_event("report_received", province_code=p,
+                               commune_code=units.communes_of(p)[i % 7])
+                    for i in range(1000)]) for _ in range(8) for p in provinces]
+    await produce(sink_settings, records)
+    sink = build_sink(sink_settings)
+    sink.group_timeouts.update(session_timeout_ms=3000, heartbeat_interval_ms=500,
+                               rebalance_timeout_ms=6000)
+    stalls: list[float] = []
+
+    async def watch() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            stalls.append(loop.time() - before - 0.01)
+
+    watcher = asyncio.create_task(watch())
+    thresholds = gc.get_threshold()
+    tune_gc()
+    try:
+        async with running(sink):
+            await wait_until(lambda: group_caught_up(sink_settings), 180, "the backlog stored")
+            assert (sink.assignments, sink.stats.revocations) == (1, 0), "the sink was expelled"
+    finally:
+        gc.set_threshold(*thresholds)
+        watcher.cancel()
+    assert sink.stats.events_valid == 64_000
+    assert ch.command("SELECT count() FROM events_raw") == 64_000
+    assert max(stalls) < 1.0, f"event loop stalled {max(stalls):.2f} s"
+    print(f"longest event-loop stall {max(stalls) * 1000:.0f} ms")  # noqa: T201
