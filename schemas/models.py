@@ -7,12 +7,12 @@ checked so that names, ID numbers, phone numbers, plates, addresses and free tex
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
-from pydantic_core import core_schema
+from pydantic_core import TzInfo, core_schema
 
 from schemas import units
 from schemas.enums import (
@@ -55,6 +55,27 @@ CommuneCode = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9]{5}$
 Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 
 
+_OFFSETS: dict[timedelta | None, tzinfo] = {}
+
+
+def stdlib_tz(value: datetime) -> datetime:
+    """``value`` with a :class:`datetime.timezone` in place of pydantic-core's ``TzInfo``.
+
+    pydantic-core parses offsets into its own ``tzinfo`` class, whose ``utcoffset`` is a call
+    out of C: comparing two such datetimes costs ~490 ns and ``.timestamp()`` ~540 ns, against
+    ~25 ns and ~100 ns with the standard library's fixed offsets. Events always carry the
+    latter (zero offset: ``timezone.utc``), as ``datetime.fromisoformat`` would give them.
+    Other tzinfo classes (from Python callers) are kept as they are.
+    """
+    if type(value.tzinfo) is not TzInfo:
+        return value
+    offset = value.utcoffset()
+    zone = _OFFSETS.get(offset)
+    if zone is None:
+        zone = _OFFSETS[offset] = timezone(offset) if offset is not None else UTC
+    return value.replace(tzinfo=zone)
+
+
 class _WireTime:
     """Aware datetime: only an RFC 3339 string on the wire (no numbers), lax from Python."""
 
@@ -62,8 +83,12 @@ class _WireTime:
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         return core_schema.json_or_python_schema(
-            json_schema=core_schema.datetime_schema(strict=True, tz_constraint="aware"),
-            python_schema=core_schema.datetime_schema(tz_constraint="aware"),
+            json_schema=core_schema.no_info_after_validator_function(
+                stdlib_tz, core_schema.datetime_schema(strict=True, tz_constraint="aware")
+            ),
+            python_schema=core_schema.no_info_after_validator_function(
+                stdlib_tz, core_schema.datetime_schema(tz_constraint="aware")
+            ),
         )
 
 

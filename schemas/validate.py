@@ -9,6 +9,7 @@ validated again together, so one bad event costs little and never stops the othe
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,18 +18,20 @@ from pydantic import ValidationError
 from antt.perf import gc_paused
 from schemas import legacy, units
 from schemas.enums import CodeRegime, Decision
+from schemas.fastpath import BROKEN, FAST_LIST, FAST_ONE, NOT_PLAIN, PLAIN, fast_scan
 from schemas.models import EventBase, ReportResolved, rule_violation
 from schemas.recover import (
     LIST,
     ONE,
     apply_rules,
     dump,
+    errors_by_index,
     oversized,
     parse_items,
     recover,
     validate_one,
 )
-from schemas.report import Rejection, ValidationReport, by_index
+from schemas.report import Outcome, Rejection, ValidationReport, by_index
 
 __all__ = [
     "DEFAULT_FUTURE_TOLERANCE_S",
@@ -36,6 +39,7 @@ __all__ = [
     "Rejection",
     "ValidationReport",
     "validate_batch",
+    "validate_batch_reference",
     "validate_one",
 ]
 
@@ -44,6 +48,8 @@ logger = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 1000
 """Most events one Kafka record (a JSON array) may carry."""
 DEFAULT_FUTURE_TOLERANCE_S = 300
+# Below this record size, pausing the garbage collector costs more (~1 us) than it saves.
+_GC_PAUSE_MIN_BYTES = 8192
 
 
 def validate_batch(
@@ -61,20 +67,43 @@ def validate_batch(
     ``expected_province`` is the record key: every event must belong to that 2025 province.
     Legacy (regime 2004) events come back mapped to 2025 codes, originals in ``legacy_*``.
     """
+    return _report(raw, now, expected_province, future_tolerance_s, max_events, _validate)
+
+
+def validate_batch_reference(
+    raw: bytes | bytearray | memoryview | str | list[Any] | dict[str, Any],
+    *,
+    now: datetime,
+    expected_province: str | None = None,
+    future_tolerance_s: float = DEFAULT_FUTURE_TOLERANCE_S,
+    max_events: int = MAX_BATCH_EVENTS,
+) -> ValidationReport:
+    """:func:`validate_batch` without its fast path (the models' own schema for every record):
+    the reference the fast path must match exactly (tests, benchmarks)."""
+    return _report(raw, now, expected_province, future_tolerance_s, max_events, _reference_of)
+
+
+def _report(
+    raw: Any, now: datetime, key: str | None, tolerance_s: float, max_events: int,
+    check: Callable[[bytes, datetime, int, str | None], Checked],
+) -> ValidationReport:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     data = _as_bytes(raw)
     if isinstance(data, Rejection):
         return ValidationReport([], [data])
-    limit = now + timedelta(seconds=future_tolerance_s)
-    with gc_paused():
-        events, indices, rejected, plain = _validate(data, limit, max_events, expected_province)
+    limit = now + timedelta(seconds=tolerance_s)
+    if len(data) < _GC_PAUSE_MIN_BYTES:
+        events, indices, rejected, plain = check(data, limit, max_events, key)
+    else:
+        with gc_paused():
+            events, indices, rejected, plain = check(data, limit, max_events, key)
     if plain:  # every event is a 2025 event of the expected province
         return ValidationReport(events, rejected)
     if any(e.code_regime is not CodeRegime.R2025 for e in events):
         events = [_to_2025(e) for e in events]
-    if expected_province is not None and any(e.province_code != expected_province for e in events):
-        events, rejected = _check_key(events, indices, rejected, expected_province, data)
+    if key is not None and any(e.province_code != key for e in events):
+        events, rejected = _check_key(events, indices, rejected, key, data)
     return ValidationReport(events, rejected)
 
 
@@ -94,25 +123,112 @@ def _as_bytes(raw: Any) -> bytes | Rejection:
     raise TypeError(f"cannot validate a {type(raw).__name__}")
 
 
-def _validate(
-    data: bytes, limit: datetime, max_events: int, key: str | None
-) -> tuple[list[EventBase], list[int] | None, list[Rejection], bool]:
-    """(valid, their indices, rejections, plain): ``plain`` means no post-processing needed."""
+Checked = tuple[list[EventBase], list[int] | None, list[Rejection], bool]
+"""(valid, their indices or None, rejections, plain): ``plain``: no post-processing needed."""
+
+
+def _validate(data: bytes, limit: datetime, max_events: int, key: str | None) -> Checked:
+    """The fast path; whatever it cannot settle exactly goes the reference way."""
     array = data.lstrip()[:1] == b"["
+    try:
+        events = FAST_LIST.validate_json(data) if array else [FAST_ONE.validate_json(data)]
+    except ValidationError as exc:
+        return _recover_fast(data, exc, array, limit, max_events, key)
+    if len(events) > max_events:
+        return [], None, [oversized(len(events), max_events, data)], True
+    scanned = fast_scan(events, limit, key)
+    if scanned is None:
+        return _reference(data, limit, max_events, key, array)
+    state, suspects = scanned
+    if state is not _BROKEN:
+        return events, None, [], state is _PLAIN
+    return (*_judge_suspects(events, range(len(events)), suspects, parse_items(data), limit),
+            False)
+
+
+def _reference(
+    data: bytes, limit: datetime, max_events: int, key: str | None, array: bool
+) -> Checked:
+    """The reference path: the models' own schema, which names every broken field."""
     try:
         events = LIST.validate_json(data) if array else [ONE.validate_json(data)]
     except ValidationError as exc:
         return (*recover(data, exc, array, limit, max_events), False)
     if len(events) > max_events:
         return [], None, [oversized(len(events), max_events, data)], True
-    state = _scan(events, limit, key)
+    return _judged(events, _scan(events, limit, key), data, limit)
+
+
+def _reference_of(data: bytes, limit: datetime, max_events: int, key: str | None) -> Checked:
+    return _reference(data, limit, max_events, key, data.lstrip()[:1] == b"[")
+
+
+def _judged(events: list[EventBase], state: str, data: bytes, limit: datetime) -> Checked:
+    """The outcome of a scan: when some event broke a rule, each event is judged alone."""
     if state is not _BROKEN:
         return events, None, [], state is _PLAIN
     items = parse_items(data)
     return (*apply_rules(events, list(range(len(events))), items, limit), False)
 
 
-_PLAIN, _NOT_PLAIN, _BROKEN = "plain", "not plain", "broken"
+def _recover_fast(
+    data: bytes, exc: ValidationError, array: bool, limit: datetime, max_events: int,
+    key: str | None,
+) -> Checked:
+    """Some event has a wrong shape: the reference path judges those events alone; the rest
+    are validated again together the fast way. Anything unusual: the reference path."""
+    if not array:  # one event: the reference path words its reasons
+        return _reference(data, limit, max_events, key, array)
+    try:
+        items = parse_items(data)
+    except ValueError:  # not JSON / not UTF-8: refused as a whole, as the reference words it
+        return _reference(data, limit, max_events, key, array)
+    errors = errors_by_index(exc, array)
+    if errors is None or len(items) > max_events:
+        return _reference(data, limit, max_events, key, array)
+    good = [i for i in range(len(items)) if i not in errors]
+    try:
+        events = FAST_LIST.validate_json(dump([items[i] for i in good]))
+    except ValidationError:
+        return _reference(data, limit, max_events, key, array)
+    scanned = fast_scan(events, limit, key)
+    if scanned is None:
+        return _reference(data, limit, max_events, key, array)
+    state, suspects = scanned
+    outcome: Outcome = (events, good, [])
+    if state is _BROKEN:
+        outcome = _judge_suspects(events, good, suspects, items, limit)
+    return (*_with_alone(outcome, items, sorted(errors), limit), False)
+
+
+def _judge_suspects(
+    events: list[EventBase], indices: Sequence[int], suspects: list[int], items: list[Any],
+    limit: datetime,
+) -> Outcome:
+    """:func:`apply_rules` for the events at positions ``suspects`` only: the scan found every
+    other event plain, which implies that it keeps every rule."""
+    _, _, rejected = apply_rules(
+        [events[p] for p in suspects], [indices[p] for p in suspects], items, limit
+    )
+    dropped = {r.index for r in rejected}
+    kept = [p for p in range(len(events)) if indices[p] not in dropped]
+    return [events[p] for p in kept], [indices[p] for p in kept], rejected
+
+
+def _with_alone(outcome: Outcome, items: list[Any], alone: list[int], limit: datetime) -> Outcome:
+    """Add the events at ``alone``, each judged by itself the reference way."""
+    valid, indices, rejected = outcome
+    judged = [(i, validate_one(items[i], index=i, limit=limit)) for i in alone]
+    rejected = rejected + [r for _, r in judged if isinstance(r, Rejection)]
+    passed = [(i, e) for i, e in judged if not isinstance(e, Rejection)]
+    if passed:  # a valid event the fast schema could not read (an unusual time format)
+        pairs = [*zip(indices or range(len(valid)), valid, strict=True), *passed]
+        pairs.sort(key=lambda pair: pair[0])
+        indices, valid = [i for i, _ in pairs], [e for _, e in pairs]
+    return valid, indices, sorted(rejected, key=by_index)
+
+
+_PLAIN, _NOT_PLAIN, _BROKEN = PLAIN, NOT_PLAIN, BROKEN
 
 
 def _scan(events: list[EventBase], limit: datetime, key: str | None) -> str:

@@ -157,7 +157,9 @@ def _wrong_type(event: dict[str, Any], draw: st.DrawFn) -> tuple[dict[str, Any],
             st.one_of(st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))
         )
     else:
-        bad = draw(st.one_of(TEXT, st.floats(allow_nan=False), st.booleans()))
+        # (not infinity: json.dumps writes it as Infinity, which is not JSON at all)
+        floats = st.floats(allow_nan=False, allow_infinity=False)
+        bad = draw(st.one_of(TEXT, floats, st.booleans()))
         if isinstance(bad, float) and bad.is_integer():
             bad += 0.5
     return {**event, name: bad}, name
