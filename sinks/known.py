@@ -1,6 +1,7 @@
 """Which event_ids ClickHouse already holds, cached per (province, local date).
 
-Duplicates share their event's ``occurred_at``, hence its local date: the sink asks ClickHouse
+Duplicates share their event's ``occurred_at``, hence its local date (a day number, see
+:func:`sinks.rows.local_days`; ids are ``uuid.int`` integers, hashed in C): the sink asks ClickHouse
 once for all ids of a (province, date) pair (a primary-key range of ``events_raw``), then keeps
 the set up to date with what it inserts itself. Only the owner of a partition writes its
 provinces, so the cache stays exact until partitions move; it is cleared on every rebalance
@@ -9,12 +10,14 @@ and after any failed insert. Size is bounded: least recently used pairs are drop
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable
-from datetime import date
+from collections import OrderedDict, deque
+from collections.abc import Hashable, Iterable, Sequence
+from itertools import compress, repeat
+from operator import not_
 from typing import Any
 
-Key = tuple[str, date]
+Key = tuple[str, Hashable]  # (province, local day)
+_NONE: set[Any] = set()  # stands for a pair not in the cache (never modified)
 
 
 class KnownIds:
@@ -24,7 +27,23 @@ class KnownIds:
         self.size = 0
 
     def missing(self, keys: Iterable[Key]) -> list[Key]:
-        return sorted({k for k in keys if k not in self.pairs})
+        return sorted(set(keys).difference(self.pairs))
+
+    def unknown(self, keys: Sequence[Key], ids: Sequence[Any]) -> list[int]:
+        """Indices ``i`` whose ``ids[i]`` the cached pair ``keys[i]`` does not hold (a pair
+        not cached holds nothing). Marks the pairs as recently used."""
+        for key in set(keys).intersection(self.pairs):
+            self.pairs.move_to_end(key)
+        held = map(set.__contains__, map(self.pairs.get, keys, repeat(_NONE)), ids)
+        return list(compress(range(len(ids)), map(not_, held)))
+
+    def add_all(self, keys: Sequence[Key], ids: Sequence[Any]) -> None:
+        """:meth:`add` for every ``(keys[i], ids[i])``."""
+        cached = set(keys).intersection(self.pairs)
+        before = sum(len(self.pairs[k]) for k in cached)
+        spill: set[Any] = set()  # ids of pairs not cached: dropped
+        deque(map(set.add, map(self.pairs.get, keys, repeat(spill)), ids), maxlen=0)
+        self.size += sum(len(self.pairs[k]) for k in cached) - before
 
     def load(self, key: Key, ids: Iterable[Any]) -> None:
         old = self.pairs.pop(key, None)

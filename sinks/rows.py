@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from operator import itemgetter
+from itertools import repeat
+from operator import add, attrgetter, floordiv, itemgetter
 from typing import Any
 
 from antt.perf import gc_paused
@@ -123,6 +124,8 @@ def event_columns(events: Sequence[dict[str, Any]]) -> tuple[list[list[Any]], li
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+_ID_INT = attrgetter("int")
+_EVENT_ID = itemgetter("event_id")
 
 
 def ms_ticks(moment: datetime) -> int:
@@ -199,11 +202,54 @@ class Batch:
 
 def first_of_each_id(events: Sequence[dict[str, Any]]) -> list[int]:
     """Indices keeping the first event of every event_id (a resend in one batch counts once)."""
-    seen: set[Any] = set()
-    out = []
-    for i, event in enumerate(events):
-        key = event["event_id"]
-        if key not in seen:
-            seen.add(key)
-            out.append(i)
-    return out
+    return first_of_each(event_ids(events))
+
+
+def event_ids(events: Sequence[dict[str, Any]]) -> list[int]:
+    """The events' ``event_id`` as 128-bit integers (``uuid.int``: hashed in C, unlike a UUID)."""
+    return list(map(_ID_INT, map(_EVENT_ID, events)))
+
+
+def first_of_each(ids: Sequence[int]) -> list[int]:
+    """Indices of the first occurrence of every id, in order."""
+    n = len(ids)
+    first = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))  # the earliest wins
+    if len(first) == n:
+        return list(range(n))
+    return sorted(first.values())
+
+
+_DAY_MS = 86_400_000
+_HOUR_MS = 3_600_000
+
+
+def local_days(ticks: Sequence[int], tz: tzinfo) -> list[int]:
+    """Local dates in ``tz`` (days since 1970-01-01, ClickHouse's ``Date`` number) of
+    millisecond ``ticks``; exact across offset changes (each hour's offset is checked at
+    both ends; an hour holding a change is converted instant by instant)."""
+    hours = list(map(floordiv, ticks, repeat(_HOUR_MS)))
+    offsets: dict[int, int] = {}
+    mixed = False
+    for hour in set(hours):
+        first, last = (_offset_ms(hour * _HOUR_MS + d, tz) for d in (0, _HOUR_MS - 1))
+        offsets[hour] = first
+        mixed |= first != last
+    if mixed:
+        return [(t + _offset_ms(t, tz)) // _DAY_MS for t in ticks]
+    return list(map(floordiv, map(add, ticks, map(offsets.__getitem__, hours)),
+                    repeat(_DAY_MS)))
+
+
+def _offset_ms(tick: int, tz: tzinfo) -> int:
+    moment = _EPOCH + timedelta(milliseconds=tick)
+    offset = moment.astimezone(tz).utcoffset()
+    assert offset is not None
+    return offset // _MS
+
+
+_DATE_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def day_date(day: int) -> date:
+    """The date of a :func:`local_days` number."""
+    return date.fromordinal(_DATE_EPOCH + day)

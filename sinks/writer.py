@@ -11,13 +11,18 @@ Per batch (one partition, a contiguous offset range):
    view; the digest keeps a different remainder of the same records from being dropped);
 3. when ClickHouse rejects the data itself (a data error code), bisect to find the rows it
    refuses; those come back as dead rows (for the dead-letter topic), the rest is inserted.
-   With ``verify`` (default) the writer also counts the rows of the batch's offset range
-   before and after the insert, and bisects the same way when an acknowledged insert did not
-   store them;
+   With ``verify`` (default) the writer also counts, after the insert, the rows of the
+   batch's offset range carrying this preparation's own ``ingested_at`` (unique per prepared
+   batch), and bisects the same way when an acknowledged insert did not store them all;
 4. apply corrections: every event corrected by an event of this batch, or corrected earlier
    and arriving now, is copied once into ``events_retracted`` (its views subtract it).
 
+A correction retracts its original only when both carry the same ``province_code`` (the
+live counters look for the original in the correcting province only).
+
 Every step is idempotent, so a crash anywhere before the Kafka commit only causes a replay.
+The insert body is built by :mod:`sinks.encode` (Native, C-level loops) and sent with
+clickhouse-connect's ``raw_insert``; ids are handled as ``uuid.int`` integers.
 """
 
 from __future__ import annotations
@@ -25,27 +30,44 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
+from antt.perf import gc_paused
 from antt.settings import Settings
+from sinks.encode import ms_ticks, native_block
 from sinks.errors import Verdict, classify, error_code
 from sinks.known import KnownIds
-from sinks.rows import COLUMNS, Batch, first_of_each_id, insert_types
+from sinks.rows import (
+    COLUMNS,
+    Batch,
+    day_date,
+    event_ids,
+    first_of_each,
+    local_days,
+)
 
 log = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 10_000
-INSERT_TYPES = insert_types()
+Key = tuple[str, int]  # (province, local day number)
+_PROVINCE = itemgetter("province_code")
+_OCCURRED = itemgetter("occurred_at")
+_CORRECTS = itemgetter("corrects_event_id")
+_ID_INT = attrgetter("int")
 NOT_STORED = ("ClickHouse acknowledged the insert but did not store the row "
               "(refused by a CHECK constraint or a default expression)")
 _BIG_QUERY = {"max_query_size": 16 * 1024 * 1024}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -60,15 +82,17 @@ class DeadRow:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A batch ready to insert: its distinct events, their cache keys, the fresh ones and
-    their columns (built at preparation time)."""
+    """A batch ready to insert: its distinct events, their ids and cache keys, the fresh ones
+    and their Native block (built at preparation time, rows in ``order`` of ``fresh``)."""
 
     batch: Batch
     unique: Batch
-    keys: list[tuple[str, date]]
+    ids: list[int]
+    keys: list[Key]
     fresh_idx: list[int]
     fresh: Batch
-    columns: list[list[Any]]
+    body: bytes
+    ingested_ms: int  # the fresh rows' ingested_at (unique per preparation of a writer)
     seq: int  # stores finished when the preparation began
 
 
@@ -83,6 +107,15 @@ class WriteResult:
 def _in_list(values: Iterable[object]) -> str:
     """A SQL literal list of UUIDs/dates/codes (values are typed or validated, never free text)."""
     return "(" + ",".join(f"'{v}'" for v in values) + ")"
+
+
+def _uuid_list(ids: Iterable[int]) -> str:
+    return _in_list(uuid.UUID(int=i) for i in ids)
+
+
+def _pairs_sql(keys: Iterable[Key]) -> str:
+    """``('01','2026-11-22'),...`` for ``(province_code, event_date) IN (...)``."""
+    return ",".join(f"('{p}','{day_date(d)}')" for p, d in keys)
 
 
 def _as_int(answer: object) -> int:
@@ -101,14 +134,15 @@ class Writer:
         self.lookup = lookup or client  # queries of prepare() (may run beside a store())
         self.lock = threading.Lock()  # the id cache, shared by prepare() and store()
         self.stores = 0  # store() calls finished
-        self.recent: deque[tuple[int, frozenset[tuple[str, date]]]] = deque(maxlen=16)
+        self.recent: deque[tuple[int, frozenset[Key]]] = deque(maxlen=16)
         self.db = settings.clickhouse_database
         self.tz = ZoneInfo(settings.timezone)
         self.clock = clock
         self.verify = verify
         self.known = KnownIds()
-        self.corrected: set[Any] | None = None  # ids some stored correction replaces
+        self.corrected: set[int] | None = None  # ids some stored correction replaces
         self.reset_requested = False  # set from the event loop, applied by the next write
+        self.last_ingested_ms = 0
         self.insert_settings = {
             "insert_deduplicate": 1,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
@@ -125,7 +159,7 @@ class Writer:
         return self.store(self.prepare(batch))
 
     def prepare(self, batch: Batch) -> Prepared:
-        """Drop duplicates (known ids) and build the insert's columns; inserts nothing.
+        """Drop duplicates (known ids) and build the insert's body; inserts nothing.
 
         The consumer prepares the next partition's batch while the previous one is stored
         (this thread holds the GIL while that one waits on ClickHouse). Safe because batches
@@ -137,25 +171,50 @@ class Writer:
             self.reset_requested = False
             self.reset()
         seq = self.stores
-        unique = batch.keep(first_of_each_id(batch.events))
-        keys = [self.key(e) for e in unique.events]
+        with gc_paused():
+            all_ids = event_ids(batch.events)
+            first = first_of_each(all_ids)
+            whole = len(first) == len(all_ids)
+            unique = batch if whole else batch.keep(first)
+            ids = all_ids if whole else list(map(all_ids.__getitem__, first))
+            ticks = ms_ticks(map(_OCCURRED, unique.events))
+            keys = list(zip(map(_PROVINCE, unique.events), local_days(ticks, self.tz),
+                            strict=True))
         try:
-            with self.lock:
-                self._load_known(keys)
-                evicted = [e for e, k in zip(unique.events, keys, strict=True)
-                           if k not in self.known.pairs]  # only if one batch outgrows the cache
-            stored = self.known_ids(evicted, self.lookup) if evicted else set()
-            with self.lock:
-                fresh_idx = [i for i, (e, k) in enumerate(zip(unique.events, keys, strict=True))
-                             if e["event_id"] not in stored
-                             and not self.known.contains(k, e["event_id"])]
-            fresh = unique.keep(fresh_idx)
-            columns = fresh.columns(self.clock()) if fresh.events else []
+            fresh_idx = self._fresh(keys, ids)
+            fresh = unique if len(fresh_idx) == len(ids) else unique.keep(fresh_idx)
+            ingested = self._ingested_ms()
+            body = b""
+            if fresh.events:
+                with gc_paused():
+                    body, _order = native_block(
+                        fresh.events, fresh.topic, fresh.partition, fresh.offsets,
+                        _EPOCH + timedelta(milliseconds=ingested),
+                        list(map(ticks.__getitem__, fresh_idx)))
         except BaseException:
             with self.lock:  # (nothing was written: the corrections cache stays)
                 self.known.forget(keys)
             raise
-        return Prepared(batch, unique, keys, fresh_idx, fresh, columns, seq)
+        return Prepared(batch, unique, ids, keys, fresh_idx, fresh, body, ingested, seq)
+
+    def _fresh(self, keys: list[Key], ids: list[int]) -> list[int]:
+        """Indices of the ids not yet in ``events_raw`` (cache first, ClickHouse if evicted)."""
+        with self.lock:
+            self._load_known(keys)
+            evicted = set(keys).difference(self.known.pairs)  # one batch outgrew the cache
+            fresh_idx = self.known.unknown(keys, ids)
+        if evicted:
+            stored = self.known_ids([ids[i] for i in fresh_idx if keys[i] in evicted],
+                                    self.lookup)
+            fresh_idx = [i for i in fresh_idx if ids[i] not in stored]
+        return fresh_idx
+
+    def _ingested_ms(self) -> int:
+        """Now in ms ticks, strictly after the previous preparation's (the read-back finds a
+        preparation's rows by it)."""
+        now = ms_ticks([self.clock()])[0]
+        self.last_ingested_ms = max(now, self.last_ingested_ms + 1)
+        return self.last_ingested_ms
 
     def store(self, prep: Prepared) -> WriteResult:
         """Insert a prepared batch (token, read-back, bisection) and apply its corrections."""
@@ -163,15 +222,13 @@ class Writer:
             prep = self.prepare(prep.batch)  # (stores are sequential: nothing runs beside)
         result = WriteResult(duplicates=len(prep.batch.events) - len(prep.fresh.events))
         try:
+            fresh_keys = list(map(prep.keys.__getitem__, prep.fresh_idx))
             if prep.fresh.events:
-                fresh_keys = {prep.keys[i] for i in prep.fresh_idx}
-                result.inserted = self._insert_checked(prep.fresh, fresh_keys, result.dead,
-                                                       prep.columns)
+                result.inserted = self._insert_checked(prep, set(fresh_keys), result.dead)
             with self.lock:
-                for i in prep.fresh_idx:
-                    self.known.add(prep.keys[i], prep.unique.events[i]["event_id"])
+                self.known.add_all(fresh_keys, list(map(prep.ids.__getitem__, prep.fresh_idx)))
             if prep.unique.events:
-                result.retracted = self.apply_corrections(prep.unique.events)
+                result.retracted = self.apply_corrections(prep.unique.events, prep.ids)
         except BaseException:
             with self.lock:  # unsure what was stored: ask ClickHouse again next time
                 self.known.forget(prep.keys)
@@ -193,79 +250,84 @@ class Writer:
         mine = set(prep.keys)
         return any(seq >= prep.seq and not keys.isdisjoint(mine) for seq, keys in self.recent)
 
-    def key(self, event: dict[str, Any]) -> tuple[str, date]:
-        return event["province_code"], event["occurred_at"].astimezone(self.tz).date()
-
-    def _load_known(self, keys: list[tuple[str, date]]) -> None:
+    def _load_known(self, keys: list[Key]) -> None:
         missing = self.known.missing(keys)
         for lo in range(0, len(missing), 2000):
             chunk = missing[lo:lo + 2000]
-            pairs = ",".join(f"('{p}','{d}')" for p, d in chunk)
-            found: dict[tuple[str, date], list[Any]] = {k: [] for k in chunk}
+            found: dict[Key, list[int]] = {k: [] for k in chunk}
             for province, day, event_id in self.lookup.query(
-                f"SELECT province_code, event_date, event_id FROM {self.db}.events_raw "
-                f"WHERE (province_code, event_date) IN ({pairs})", settings=_BIG_QUERY,
+                f"SELECT province_code, toUInt16(event_date), toUInt128(event_id) "
+                f"FROM {self.db}.events_raw WHERE (province_code, event_date) IN "
+                f"({_pairs_sql(chunk)})", settings=_BIG_QUERY,
             ).result_rows:
                 found[(province, day)].append(event_id)
             for key, ids in found.items():
                 self.known.load(key, ids)
 
-    def known_ids(self, events: list[dict[str, Any]], client: Client | None = None) -> set[Any]:
-        """event_ids of ``events`` that ``events_raw`` holds (asks ClickHouse, no cache)."""
-        found: set[Any] = set()
-        for lo in range(0, len(events), LOOKUP_CHUNK):
-            chunk = events[lo:lo + LOOKUP_CHUNK]
+    def known_ids(self, ids: list[int], client: Client | None = None) -> set[int]:
+        """Those of ``ids`` (``uuid.int``) that ``events_raw`` holds (asks ClickHouse, no cache)."""
+        found: set[int] = set()
+        for lo in range(0, len(ids), LOOKUP_CHUNK):
             rows = (client or self.client).query(
-                f"SELECT event_id FROM {self.db}.events_raw "
-                f"WHERE event_id IN {_in_list(e['event_id'] for e in chunk)}",
+                f"SELECT toUInt128(event_id) FROM {self.db}.events_raw "
+                f"WHERE event_id IN {_uuid_list(ids[lo:lo + LOOKUP_CHUNK])}",
                 settings=_BIG_QUERY,
             ).result_rows
             found.update(row[0] for row in rows)
         return found
 
-    def _insert_checked(self, batch: Batch, keys: set[tuple[str, date]],
-                        dead: list[DeadRow], columns: list[list[Any]] | None = None) -> int:
-        """The whole batch in one insert; with ``verify``, count its offset range around it
-        (``keys``: the batch's (province, local date) pairs; ``columns``: prebuilt)."""
+    def _insert_checked(self, prep: Prepared, keys: set[Key], dead: list[DeadRow]) -> int:
+        """The whole batch in one insert (its prebuilt body); with ``verify``, count what it
+        stored (``keys``: the batch's (province, local day) pairs)."""
+        batch = prep.fresh
+        n = len(batch.events)
         if not self.verify:
-            return self._insert(batch, 0, len(batch.events), dead, columns=columns)
-        before = self._stored_in_range(batch, keys)
-        inserted = self._insert(batch, 0, len(batch.events), dead, check=False,
-                                columns=columns)
-        if inserted and self._stored_in_range(batch, keys) - before < inserted:
-            # Acknowledged but not stored: chDB's streaming insert (behind the local server)
-            # drops a block a CHECK constraint refuses without reporting it. Find the rows.
-            return self._bisect(batch, 0, len(batch.events), dead, None, NOT_STORED)
-        return inserted
+            return self._insert(batch, 0, n, dead, body=prep.body)
+        inserted = self._insert(batch, 0, n, dead, check=False, body=prep.body)
+        if inserted < n or self._stored_in_range(batch, keys, prep.ingested_ms) >= n:
+            return inserted  # (rows refused with an error were bisected by _insert)
+        # Fewer rows carry this preparation's ingested_at than were sent: another attempt
+        # stored some (its block had the same token), or the engine acknowledged rows it did
+        # not store (chDB's streaming insert drops a block a CHECK constraint refuses).
+        ids = event_ids(batch.events)
+        stored = self.known_ids(ids)
+        missing = [i for i, event_id in enumerate(ids) if event_id not in stored]
+        if not missing:
+            return n
+        lost = batch.keep(missing)
+        return n - len(missing) + self._bisect(lost, 0, len(missing), dead, None, NOT_STORED)
 
-    def _stored_in_range(self, batch: Batch, keys: set[tuple[str, date]]) -> int:
+    def _stored_in_range(self, batch: Batch, keys: set[Key], ingested_ms: int) -> int:
         # the (province, date) pairs prune the count to the batch's primary-key ranges
         return _as_int(self.client.command(
             f"SELECT count() FROM {self.db}.events_raw WHERE (province_code, event_date) IN "
-            f"({','.join(f'({p!r},{str(d)!r})' for p, d in sorted(keys))}) "
+            f"({_pairs_sql(sorted(keys))}) "
             f"AND kafka_topic = '{batch.topic}' AND kafka_partition = "
             f"{int(batch.partition)} AND kafka_offset BETWEEN {int(batch.first_offset)} AND "
-            f"{int(batch.last_offset)}"))
+            f"{int(batch.last_offset)} AND ingested_at = "
+            f"fromUnixTimestamp64Milli({int(ingested_ms)}, 'UTC')"))
 
     def _insert(self, batch: Batch, lo: int, hi: int, dead: list[DeadRow],
-                check: bool = True, columns: list[list[Any]] | None = None) -> int:
-        """Insert events ``lo..hi-1`` (``columns``: theirs, if already built); bisect on
-        data errors. Returns rows inserted."""
+                check: bool = True, body: bytes | None = None) -> int:
+        """Insert events ``lo..hi-1`` (``body``: their Native block, if already built);
+        bisect on data errors. Returns rows inserted."""
         part = batch.events[lo:hi]
-        digest = hashlib.blake2b(b"".join(e["event_id"].bytes for e in part), digest_size=8)
+        ids = event_ids(part)
+        digest = hashlib.blake2b(b"".join(map(int.to_bytes, ids, repeat(16))), digest_size=8)
         token = f"{batch.part_token(lo, hi)}:{digest.hexdigest()}"
         try:
-            self.client.insert(
-                f"{self.db}.events_raw", columns or batch.columns(self.clock(), lo, hi),
-                column_names=list(COLUMNS), column_type_names=INSERT_TYPES,
-                column_oriented=True,
+            if body is None:
+                body, _order = native_block(part, batch.topic, batch.partition,
+                                            batch.offsets[lo:hi], self.clock())
+            self.client.raw_insert(
+                f"{self.db}.events_raw", list(COLUMNS), body, fmt="Native",
                 settings={**self.insert_settings, "insert_deduplication_token": token},
             )
         except Exception as exc:
             if classify(exc) is not Verdict.DATA:
                 raise
             return self._bisect(batch, lo, hi, dead, error_code(exc), str(exc))
-        if check and self.verify and len(self.known_ids(part)) != hi - lo:
+        if check and self.verify and len(self.known_ids(ids)) != hi - lo:
             return self._bisect(batch, lo, hi, dead, None, NOT_STORED)
         return hi - lo
 
@@ -280,24 +342,28 @@ class Writer:
         mid = (lo + hi) // 2
         return self._insert(batch, lo, mid, dead) + self._insert(batch, mid, hi, dead)
 
-    def apply_corrections(self, events: list[dict[str, Any]]) -> int:
-        """Retract (once) every stored event corrected by, or corrected before, ``events``."""
+    def apply_corrections(self, events: list[dict[str, Any]],
+                          ids: list[int] | None = None) -> int:
+        """Retract (once) every stored event corrected by, or corrected before, ``events``
+        (``ids``: their ``uuid.int``), when it has the province of its correction."""
         corrected = self.corrected  # (a reset() in prepare() may set it to None meanwhile)
         if corrected is None:
             corrected = {row[0] for row in self.client.query(
-                f"SELECT corrected_event_id FROM {self.db}.corrections").result_rows}
-        targets = {e["corrects_event_id"] for e in events if e.get("corrects_event_id")}
+                f"SELECT toUInt128(corrected_event_id) FROM {self.db}.corrections").result_rows}
+        targets = set(map(_ID_INT, filter(None, map(_CORRECTS, events))))
         corrected |= targets
         self.corrected = corrected
-        targets |= {e["event_id"] for e in events if e["event_id"] in corrected}
+        targets |= corrected.intersection(event_ids(events) if ids is None else ids)
         if not targets:
             return 0
-        wanted = _in_list(targets)
+        wanted = _uuid_list(targets)
         before = self._retracted_count(wanted)
         self.client.command(
             f"INSERT INTO {self.db}.events_retracted "
             f"SELECT * REPLACE (now64(3, 'UTC') AS ingested_at) FROM {self.db}.events_raw "
-            f"WHERE event_id IN {wanted} AND event_id NOT IN "
+            f"WHERE event_id IN {wanted} AND (event_id, province_code) IN "
+            f"(SELECT corrected_event_id, province_code FROM {self.db}.corrections "
+            f"WHERE corrected_event_id IN {wanted}) AND event_id NOT IN "
             f"(SELECT event_id FROM {self.db}.events_retracted WHERE event_id IN {wanted}) "
             f"LIMIT 1 BY event_id",
             settings={**_BIG_QUERY, "insert_deduplicate": 0},
