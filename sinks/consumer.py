@@ -71,14 +71,16 @@ SLICE_S = 0.05
 GROUP_TIMEOUTS: dict[str, int] = {
     "session_timeout_ms": 10_000,
     "heartbeat_interval_ms": 1_000,
-    "rebalance_timeout_ms": 60_000,
+    "rebalance_timeout_ms": 30_000,
     "max_poll_interval_ms": 120_000,
 }
 """Consumer-group timeouts of the sink (aiokafka keyword arguments).
 
 A dead sink is noticed within the session timeout. The rebalance timeout is how long the
 broker waits for members to rejoin: it bounds the wait for a write in flight when partitions
-are revoked (:meth:`SinkConsumer.release` waits at most 80 % of it).
+are revoked (:meth:`SinkConsumer.release` waits at most 80 % of it). It stays below the
+clients' request timeout (aiokafka: 40 s): a joining member's JoinGroup request is answered
+only once every member has rejoined, and a timed-out JoinGroup starts the join over.
 """
 
 
