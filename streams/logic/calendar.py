@@ -39,7 +39,7 @@ class LocalCalendar:
         offset = datetime(2025, 1, 1, tzinfo=self.tz).utcoffset() or timedelta(0)
         self.offset_s = offset.total_seconds()
         self.stat_start_day = stat_month_start_day
-        self._month_of_day: dict[int, int] = {}
+        self.months: dict[int, int] = {}  # day number -> month key, as met (see month())
 
     def day(self, ts: float) -> int:
         """Local day number of an epoch timestamp."""
@@ -51,11 +51,11 @@ class LocalCalendar:
 
     def month(self, day: int) -> int:
         """Month key of a day number (cached: called per counted event)."""
-        key = self._month_of_day.get(day)
+        key = self.months.get(day)
         if key is None:
             d = date.fromordinal(day)
             key = d.year * 12 + d.month - 1
-            self._month_of_day[day] = key
+            self.months[day] = key
         return key
 
     def local(self, ts: float) -> datetime:

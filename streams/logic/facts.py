@@ -201,7 +201,10 @@ def from_json(items: list[list[Any]]) -> list[Fact]:
 INCIDENT_KINDS = frozenset({RECEIVED, EXTENDED, RESOLVED, RESUMED})
 """Kinds that change a report's state (due date, open/closed); the others never do."""
 
-_ONE: dict[tuple[int, Any, Any], tuple[tuple[int, int], ...]] = {}
+UNIT_SLOTS: dict[tuple[int, Any, Any], tuple[tuple[int, int], ...]] = {}
+"""``direct_slots`` by ``(kind, a, b)`` for the kinds whose slots depend only on those
+(filled as met; apprehensions and administrative sanctions carry amounts and are not here)."""
+_ONE = UNIT_SLOTS
 
 
 def direct_slots(fact: Fact) -> tuple[tuple[int, int], ...]:

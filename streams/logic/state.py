@@ -23,6 +23,8 @@ from streams.logic import incidents as inc
 from streams.logic.backlog import Backlog
 from streams.logic.calendar import EPOCH_ORDINAL, LocalCalendar
 from streams.logic.facts import (
+    F_A,
+    F_B,
     F_COMMUNE,
     F_CORRECTS,
     F_ID,
@@ -35,6 +37,7 @@ from streams.logic.facts import (
     RECEIVED,
     RESOLVED,
     SLOT,
+    UNIT_SLOTS,
     Fact,
     direct_slots,
 )
@@ -91,8 +94,8 @@ class ProvinceState:
         registry, corrected, incidents = self.registry, self.corrected, self.incidents
         day_cells, month_cells = self.day_cells, self.month_cells
         prov_day, prov_month = self.prov_day, self.prov_month
-        month_of_day = self.cal.month
-        shift = self.cal.offset_s
+        months, month_of_day, shift = self.cal.months, self.cal.month, self.cal.offset_s
+        unit_slots = UNIT_SLOTS
         recent_from = now_ts - MINUTES_KEPT_S
         accepted = []
         newest = self.newest_recorded_ts
@@ -110,15 +113,23 @@ class ProvinceState:
             if corrected and eid in corrected:
                 continue
             kind = fact[F_KIND]
-            slots = direct_slots(fact)
+            slots = unit_slots.get((kind, fact[F_A], fact[F_B])) or direct_slots(fact)
+            commune, occ = fact[F_COMMUNE], fact[F_OCC]
+            day = int((occ + shift) // 86400) + EPOCH_ORDINAL
             if slots:
-                commune, occ = fact[F_COMMUNE], fact[F_OCC]
-                day = int((occ + shift) // 86400) + EPOCH_ORDINAL
-                month = month_of_day(day)
-                r1 = day_cells.get((commune, day)) or _new_row(day_cells, (commune, day))
-                r2 = month_cells.get((commune, month)) or _new_row(month_cells, (commune, month))
-                r3 = prov_day.get(day) or _new_row(prov_day, day)
-                r4 = prov_month.get(month) or _new_row(prov_month, month)
+                month = months.get(day) or month_of_day(day)
+                r1 = day_cells.get((commune, day))
+                if r1 is None:
+                    r1 = day_cells[commune, day] = [0] * N_SLOTS
+                r2 = month_cells.get((commune, month))
+                if r2 is None:
+                    r2 = month_cells[commune, month] = [0] * N_SLOTS
+                r3 = prov_day.get(day)
+                if r3 is None:
+                    r3 = prov_day[day] = [0] * N_SLOTS
+                r4 = prov_month.get(month)
+                if r4 is None:
+                    r4 = prov_month[month] = [0] * N_SLOTS
                 for slot, d in slots:
                     r1[slot] += d
                     r2[slot] += d
@@ -130,7 +141,7 @@ class ProvinceState:
                 iid = fact[F_INCIDENT]
                 if kind == RECEIVED and iid not in incidents:
                     incidents[iid] = [fact]
-                    self._open_new(iid, fact)
+                    self._open_new(iid, commune, day)
                 else:
                     self._change_incident(fact, add=True)
         self.events_counted += len(accepted)
@@ -174,7 +185,7 @@ class ProvinceState:
         if facts is None:
             self.incidents[iid] = [fact]
             if fact[F_KIND] == RECEIVED:
-                self._open_new(iid, fact)
+                self._open_new(iid, fact[F_COMMUNE], self.cal.day(fact[F_OCC]))
             return
         if add:
             index = bisect_right(facts, inc.sort_key(fact), key=inc.sort_key)
@@ -197,9 +208,8 @@ class ProvinceState:
         new = inc.evaluate(facts, self.cal, self.rules, self.starts)
         self._replace_derived(iid, old, new)
 
-    def _open_new(self, iid: str, fact: Fact) -> None:
-        commune = fact[F_COMMUNE]
-        day = self.cal.day(fact[F_OCC])
+    def _open_new(self, iid: str, commune: str, day: int) -> None:
+        """A report received on local ``day`` opens incident ``iid`` (its only fact)."""
         self.backlog.add(commune, iid, self.rules.initial_due(day))
         carry = self.carry
         for start in self.starts:
