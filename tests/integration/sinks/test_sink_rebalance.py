@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sink_helpers import (
     group_caught_up,
+    group_committed,
     produce,
     running,
     running_sink,
@@ -18,7 +24,7 @@ from sink_helpers import (
     wait_until,
 )
 
-from antt.settings import Settings
+from antt.settings import Settings, as_env
 from ingest.simulate import Knobs, generate
 from ingest.simulate.run import send_kafka
 from schemas import rules, units
@@ -27,6 +33,8 @@ from sinks.consumer import SinkConsumer
 from sinks.service import build_sink, tune_gc
 
 pytestmark = pytest.mark.integration
+
+ANTT = str(Path(sys.executable).parent / "antt")
 
 
 def _held(sink: SinkConsumer) -> set[int]:
@@ -133,3 +141,51 @@ async def test_sink_keeps_its_membership_while_validating_a_backlog(sink_setting
     assert ch.command("SELECT count() FROM events_raw") == 64_000
     assert max(stalls) < 1.0, f"event loop stalled {max(stalls):.2f} s"
     print(f"longest event-loop stall {max(stalls) * 1000:.0f} ms")  # noqa: T201
+
+
+async def test_a_sink_killed_mid_stream_loses_and_doubles_nothing(sink_settings: Settings, ch,
+                                                                  tmp_path: Path) -> None:
+    """`antt sink` (a child process) and an in-process sink share the group; the child is
+    killed with SIGKILL while records arrive. Its partitions move to the survivor after the
+    session timeout; what the child stored but had not committed is recognised, not doubled."""
+    now = datetime.now(UTC)
+    knobs = Knobs(duplicates=0.05, late=0.05, malformed=0.02, corrections=0.04)
+    sim = generate(5, n_events=12000, knobs=knobs, now=now,
+                   stat_start_day=sink_settings.statistical_month_start_day)
+    half = len(sim.records) // 2
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+    env.update(as_env(sink_settings))
+    log = (tmp_path / "sink.log").open("ab")
+    child = subprocess.Popen([ANTT, "sink", "--no-migrate"], env=env, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    survivor = build_sink(sink_settings)
+    try:
+        async with running(survivor):
+            await wait_until(lambda: len(_held(survivor)) == 2, 60,
+                             "the child sink to take half of the partitions")
+            mine = _held(survivor)
+            await _send(sink_settings, sim.records[:half])
+
+            async def child_committed() -> bool:
+                committed = await group_committed(sink_settings)
+                return any(off > 0 for p, off in committed.items() if p not in mine)
+
+            await wait_until(child_committed, 60, "the child sink to commit")
+            sending = asyncio.create_task(_send(sink_settings, sim.records[half:]))
+            await asyncio.sleep(0.5)
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+            await sending
+            await wait_until(lambda: len(_held(survivor)) == 4, 60,
+                             "the survivor to take the dead sink's partitions")
+            await wait_until(lambda: group_caught_up(sink_settings), 120, "every record stored")
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+    count, distinct = ch.query("SELECT count(), uniqExact(event_id) FROM events_raw"
+                               ).result_rows[0]
+    assert (count, distinct) == (len(sim.events), len(sim.events))
+    diffs = truth_diffs(ch, sink_settings, sim.truth, rules.local_date(now))
+    assert not diffs, "\n".join(diffs[:40])
