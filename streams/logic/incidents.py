@@ -144,8 +144,27 @@ def _state_of(
     cells: dict[CellKey, int],
 ) -> Derived:
     is_open = not status or status[-1][1] != RESOLVED
-    carry = tuple((commune, s) for s in starts if recv_day < s and _is_open(status, s))
-    return Derived(cells, (commune, due) if is_open else None, carry)
+    return Derived(cells, (commune, due) if is_open else None,
+                   _carried(commune, recv_day, status, starts))
+
+
+def _carried(
+    commune: str, recv_day: int, status: list[tuple[int, int]], starts: Iterable[int]
+) -> tuple[tuple[str, int], ...]:
+    """The ``carry`` of :func:`evaluate` (as its ``_is_open`` per start, without calls)."""
+    if not status:
+        return tuple((commune, s) for s in starts if recv_day < s)
+    out = []
+    for start in starts:
+        if start > recv_day:
+            last = None
+            for day, kind in status:
+                if day >= start:
+                    break
+                last = kind
+            if last != RESOLVED:
+                out.append((commune, start))
+    return tuple(out)
 
 
 def _walk(

@@ -218,7 +218,8 @@ class ProvinceState:
                 carry[key] = carry.get(key, 0) + 1
 
     def _replace_derived(self, iid: str, old: inc.Derived, new: inc.Derived) -> None:
-        for (commune, ts, slot), delta in inc.diff(old, new).items():
+        cells = inc.diff(old, new) if old.cells else new.cells
+        for (commune, ts, slot), delta in cells.items():
             self._add_slots(commune, ts, ((slot, delta),), 1)
         if old.open != new.open:
             if old.open is not None:
