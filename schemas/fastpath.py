@@ -19,14 +19,14 @@ from pydantic_core import SchemaValidator, core_schema
 
 from schemas import units
 from schemas.enums import CodeRegime, Decision
-from schemas.models import EVENT_CLASSES, EventBase, ReportResolved, rule_violation
+from schemas.models import EVENT_CLASSES, ReportResolved, rule_violation
 from schemas.recover import LIST, ONE
 
 PLAIN, NOT_PLAIN, BROKEN = "plain", "not plain", "broken"
 """Scan outcomes. ``PLAIN``: all rules hold and every event is a 2025 event of the record key's
 province; ``NOT_PLAIN``: all rules hold, but some event is legacy or of another province;
 ``BROKEN``: some event breaks a rule."""
-TEXT_COMPARE_MIN = 2  # events from which the text comparison pays (a bound costs ~1 us)
+BOUND_REUSE = timedelta(seconds=60)  # how long a limit's text may stand in for later limits
 
 # RFC 3339 times of the usual shape, on which ``datetime.fromisoformat`` and pydantic's strict
 # datetime parser agree exactly (tests/unit/schemas/test_validate_fast_path.py); a time of any other
@@ -63,14 +63,25 @@ def _fast_validator(schema: Any) -> SchemaValidator:
     try:
         for cls in classes:
             type.__setattr__(cls, "__pydantic_complete__", False)
-        return SchemaValidator(_fast_copy(schema))
+        return SchemaValidator(schema)
     finally:
         for cls in classes:
             type.__setattr__(cls, "__pydantic_complete__", True)
 
 
-FAST_ONE = _fast_validator(ONE.core_schema)
-FAST_LIST = _fast_validator(LIST.core_schema)
+def _list_of_events_or_values(schema: Any) -> Any:
+    """A list schema whose items are events or, failing that, any JSON value as it is: one pass
+    gives the valid events and the items to judge alone (no second validation of the rest)."""
+    schema = _fast_copy(schema)
+    schema["items_schema"] = core_schema.union_schema(
+        [schema["items_schema"], core_schema.any_schema()], mode="left_to_right"
+    )
+    return schema
+
+
+FAST_ONE = _fast_validator(_fast_copy(ONE.core_schema))
+FAST_LIST = _fast_validator(_list_of_events_or_values(LIST.core_schema))
+"""Events of a JSON array; an item that is not a valid event comes back as its JSON value."""
 
 
 _ZONES: dict[str, timezone | None] = {}  # "+07:00" -> its fixed offset; None: not an offset
@@ -103,30 +114,52 @@ def _local_bound(suffix: str, limit: datetime) -> str:
         return ""
 
 
+_BOUNDS: dict[str, tuple[datetime, datetime, str]] = {}  # suffix -> (limit, reuse until, text)
+
+
+def _bound(suffix: str, limit: datetime) -> str:
+    """A text bound for ``recorded_at`` in offset ``suffix``: the local text of ``limit`` or of
+    an earlier limit (a time at or before an earlier limit is before this one too). Computing
+    one costs ~1 us, so a bound is reused for :data:`BOUND_REUSE` of later limits: with
+    ``limit = now + tolerance``, times recorded up to ``now`` still pass on the text."""
+    cached = _BOUNDS.get(suffix)
+    if cached is not None and cached[0] <= limit <= cached[1]:
+        return cached[2]
+    text = _local_bound(suffix, limit)
+    if text and (suffix in _BOUNDS or len(_BOUNDS) < 64):
+        _BOUNDS[suffix] = (limit, limit + BOUND_REUSE, text)
+    return text
+
+
 def fast_scan(
-    events: list[EventBase], limit: datetime, key: str | None
-) -> tuple[str, list[int]] | None:
+    events: list[Any], limit: datetime, key: str | None
+) -> tuple[str, list[int], list[int]] | None:
     """The reference scan (``schemas.validate._scan``) for the fast schema's events, turning
     their time strings into datetimes on the way. ``None``: a time is not a real one (e.g.
     2026-02-30), the reference path says why. Times of one offset are compared as text first
-    (see :func:`_local_bound`). Returns the outcome and the positions of the events that
-    are not plain: only those can break a rule."""
+    (see :func:`_local_bound`). Returns the outcome of the events, the positions of those
+    that are not plain (only those can break a rule) and of the items that are no valid
+    events (plain JSON values from :data:`FAST_LIST`)."""
     parse, owner = datetime.fromisoformat, units.province_or_none
     r2025, suspend, resolved = CodeRegime.R2025, Decision.SUSPEND, ReportResolved
     bounds: dict[str, str] = {}
-    texts = len(events) >= TEXT_COMPARE_MIN  # a bound costs ~1 us: not for one event
     state = PLAIN
     suspects: list[int] = []
+    unread: list[int] = []
     try:
         for position, e in enumerate(events):
-            fields = e.__dict__
+            try:
+                fields = e.__dict__
+            except AttributeError:  # a JSON value (dict, list, str...), not an event
+                unread.append(position)
+                continue
             occurred, recorded = fields["occurred_at"], fields["recorded_at"]
             fields["occurred_at"] = parse(occurred)
             fields["recorded_at"] = parse(recorded)
             suffix = recorded[-6:]
             bound = bounds.get(suffix)
             if bound is None:
-                bound = bounds[suffix] = _local_bound(suffix, limit) if texts else ""
+                bound = bounds[suffix] = _bound(suffix, limit)
             province = fields["province_code"]
             if (
                 (
@@ -153,4 +186,4 @@ def fast_scan(
                 state = BROKEN if rule_violation(e, limit) is not None else NOT_PLAIN
     except ValueError:
         return None
-    return state, suspects
+    return state, suspects, unread

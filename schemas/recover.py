@@ -119,7 +119,7 @@ def recover(
         return [], None, [Rejection(None, None, "", unparseable_reason(data, bad), data)]
     if len(items) > max_events:
         return [], None, [oversized(len(items), max_events, data)]
-    errors = errors_by_index(exc, array)
+    errors = _errors_by_index(exc, array)
     good = [i for i in range(len(items)) if i not in errors] if errors is not None else []
     try:
         events = LIST.validate_json(dump([items[i] for i in good]))
@@ -132,7 +132,7 @@ def recover(
     return valid, indices, sorted(shape + broken, key=by_index)
 
 
-def errors_by_index(exc: ValidationError, array: bool) -> dict[int, list[Any]] | None:
+def _errors_by_index(exc: ValidationError, array: bool) -> dict[int, list[Any]] | None:
     grouped: dict[int, list[Any]] = {}
     for err in exc.errors(include_url=False, include_input=False):
         loc = err["loc"]

@@ -9,7 +9,7 @@ validated again together, so one bad event costs little and never stops the othe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,6 @@ from schemas.recover import (
     ONE,
     apply_rules,
     dump,
-    errors_by_index,
     oversized,
     parse_items,
     recover,
@@ -132,18 +131,38 @@ def _validate(data: bytes, limit: datetime, max_events: int, key: str | None) ->
     array = data.lstrip()[:1] == b"["
     try:
         events = FAST_LIST.validate_json(data) if array else [FAST_ONE.validate_json(data)]
-    except ValidationError as exc:
-        return _recover_fast(data, exc, array, limit, max_events, key)
+    except ValidationError:  # not JSON; or one event, of a wrong shape
+        return _reference(data, limit, max_events, key, array)
     if len(events) > max_events:
         return [], None, [oversized(len(events), max_events, data)], True
     scanned = fast_scan(events, limit, key)
     if scanned is None:
         return _reference(data, limit, max_events, key, array)
-    state, suspects = scanned
-    if state is not _BROKEN:
+    state, suspects, unread = scanned
+    if not unread and state is not _BROKEN:
         return events, None, [], state is _PLAIN
-    return (*_judge_suspects(events, range(len(events)), suspects, parse_items(data), limit),
-            False)
+    try:
+        items = parse_items(data)
+    except ValueError:  # (the parsers disagree: let the reference path word it)
+        return _reference(data, limit, max_events, key, array)
+    if len(items) != len(events):
+        return _reference(data, limit, max_events, key, array)
+    return (*_settle(events, state, suspects, unread, items, limit), False)
+
+
+def _settle(
+    events: list[Any], state: str, suspects: list[int], unread: list[int], items: list[Any],
+    limit: datetime,
+) -> Outcome:
+    """Reject the events that break a rule (only the scan's suspects can), and judge the items
+    that are no valid events alone, the reference way."""
+    rejected: list[Rejection] = []
+    dropped = set(unread)
+    if state is _BROKEN:
+        _, _, rejected = apply_rules([events[p] for p in suspects], suspects, items, limit)
+        dropped.update(r.index for r in rejected if r.index is not None)
+    kept = [p for p in range(len(events)) if p not in dropped]
+    return _with_alone(([events[p] for p in kept], kept, rejected), items, unread, limit)
 
 
 def _reference(
@@ -169,50 +188,6 @@ def _judged(events: list[EventBase], state: str, data: bytes, limit: datetime) -
         return events, None, [], state is _PLAIN
     items = parse_items(data)
     return (*apply_rules(events, list(range(len(events))), items, limit), False)
-
-
-def _recover_fast(
-    data: bytes, exc: ValidationError, array: bool, limit: datetime, max_events: int,
-    key: str | None,
-) -> Checked:
-    """Some event has a wrong shape: the reference path judges those events alone; the rest
-    are validated again together the fast way. Anything unusual: the reference path."""
-    if not array:  # one event: the reference path words its reasons
-        return _reference(data, limit, max_events, key, array)
-    try:
-        items = parse_items(data)
-    except ValueError:  # not JSON / not UTF-8: refused as a whole, as the reference words it
-        return _reference(data, limit, max_events, key, array)
-    errors = errors_by_index(exc, array)
-    if errors is None or len(items) > max_events:
-        return _reference(data, limit, max_events, key, array)
-    good = [i for i in range(len(items)) if i not in errors]
-    try:
-        events = FAST_LIST.validate_json(dump([items[i] for i in good]))
-    except ValidationError:
-        return _reference(data, limit, max_events, key, array)
-    scanned = fast_scan(events, limit, key)
-    if scanned is None:
-        return _reference(data, limit, max_events, key, array)
-    state, suspects = scanned
-    outcome: Outcome = (events, good, [])
-    if state is _BROKEN:
-        outcome = _judge_suspects(events, good, suspects, items, limit)
-    return (*_with_alone(outcome, items, sorted(errors), limit), False)
-
-
-def _judge_suspects(
-    events: list[EventBase], indices: Sequence[int], suspects: list[int], items: list[Any],
-    limit: datetime,
-) -> Outcome:
-    """:func:`apply_rules` for the events at positions ``suspects`` only: the scan found every
-    other event plain, which implies that it keeps every rule."""
-    _, _, rejected = apply_rules(
-        [events[p] for p in suspects], [indices[p] for p in suspects], items, limit
-    )
-    dropped = {r.index for r in rejected}
-    kept = [p for p in range(len(events)) if indices[p] not in dropped]
-    return [events[p] for p in kept], [indices[p] for p in kept], rejected
 
 
 def _with_alone(outcome: Outcome, items: list[Any], alone: list[int], limit: datetime) -> Outcome:

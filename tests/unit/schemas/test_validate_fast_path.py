@@ -169,6 +169,27 @@ def test_time_rules_at_the_limit(
     assert_same(orjson.dumps(events[0]), now=NOW.astimezone(zone_now))
 
 
+@SETTINGS
+@given(
+    st.lists(st.integers(-400_000_000, 400_000_000), min_size=1, max_size=8),
+    st.lists(st.integers(-600_000_000, 600_000_000), min_size=1, max_size=6),
+    st.sampled_from(OFFSETS),
+)
+def test_time_rules_while_the_clock_moves(clock_us: list[int], recorded_us: list[int],
+                                          zone: Any) -> None:
+    """Text bounds are reused for later limits (and never for earlier ones): a clock moving
+    back and forth by up to ~7 minutes around times recorded near it."""
+    events = [
+        {**_triaged("2026-11-20T09:30:00+07:00"),
+         "recorded_at": (NOW + timedelta(microseconds=us)).astimezone(zone).isoformat()}
+        for us in recorded_us
+    ]
+    for us in clock_us:
+        now = NOW + timedelta(microseconds=us)
+        assert_same(orjson.dumps(events), now=now)
+        assert_same(orjson.dumps(events[0]), now=now)
+
+
 def test_equal_times_written_differently() -> None:
     """53.5 and 53.50 are the same instant: text says "no", the exact comparison "yes"."""
     event = {
