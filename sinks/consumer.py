@@ -225,6 +225,10 @@ class SinkConsumer:
             self.inflight.pop(tp.partition, None)
         if not self.buffers:
             self.oldest = None
+        if not self.inflight:
+            # Nothing left to retry: fetching must resume (a paused sink with nothing to
+            # write would never learn that ClickHouse is back); the next write backs off anew.
+            self.failures = 0
 
     def assigned(self, assigned: set[TopicPartition]) -> None:
         self.writer.reset_requested = True  # others may have written these provinces

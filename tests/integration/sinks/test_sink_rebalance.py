@@ -189,3 +189,38 @@ async def test_a_sink_killed_mid_stream_loses_and_doubles_nothing(sink_settings:
     assert (count, distinct) == (len(sim.events), len(sim.events))
     diffs = truth_diffs(ch, sink_settings, sim.truth, rules.local_date(now))
     assert not diffs, "\n".join(diffs[:40])
+
+
+@pytest.mark.faults
+async def test_a_rebalance_during_a_clickhouse_outage_recovers_exactly(
+        sink_settings: Settings, ch, stack_handle) -> None:
+    """ClickHouse is down, the first sink is backing off with fetching paused, and a second
+    sink joins: once ClickHouse is back both write their partitions, nothing stays paused."""
+    provinces = ["01", "79", "48", "31", "92", "22", "04", "08"]
+    records = [(p, [make_event("report_received", province_code=p,
+                               commune_code=units.communes_of(p)[0]) for _ in range(50)])
+               for _ in range(5) for p in provinces]
+    second = build_sink(sink_settings)  # its ClickHouse clients connect when built
+    async with running_sink(sink_settings) as first:
+        await wait_until(lambda: len(_held(first)) == 4, 30, "the first sink to hold all 4")
+        stack_handle.stop_clickhouse()
+        down = True
+        try:
+            await produce(sink_settings, records)
+            await wait_until(lambda: first.stats.retries >= 1 and first.paused, 30,
+                             "the first sink to fail and pause")
+            async with running(second):
+                await wait_until(lambda: len(_held(first)) == 2 and len(_held(second)) == 2,
+                                 60, "the two sinks to split the partitions")
+                stack_handle.start_clickhouse()
+                down = False
+                await wait_until(lambda: group_caught_up(sink_settings), 90, "recovery")
+                assert not first.paused and not second.paused
+        finally:
+            if down:
+                stack_handle.start_clickhouse()
+    count, distinct = ch.query("SELECT count(), uniqExact(event_id) FROM events_raw"
+                               ).result_rows[0]
+    assert (count, distinct) == (2000, 2000)
+    assert int(ch.command("SELECT sum(events) FROM metrics_daily WHERE metric = 'received'")
+               ) == 2000

@@ -109,3 +109,12 @@ async def test_revocation_waits_for_the_write_in_flight() -> None:
     await sink.release({TopicPartition("t", 0)})
     assert done.is_set()
     assert sink.stats.revocations == 1
+
+
+async def test_a_revoked_failed_batch_does_not_leave_the_sink_paused() -> None:
+    sink = _sink()
+    sink.ingest(0, 1, b"01", _record(T), _ms(T))
+    sink.inflight, sink.buffers = sink.buffers, {}
+    sink.failures = 3  # its write failed: fetching is paused until a retry succeeds
+    await sink.release({TopicPartition("t", 0)})
+    assert (sink.inflight, sink.failures) == ({}, 0)
