@@ -32,6 +32,7 @@ from streams.logic.facts import (
     F_KIND,
     F_OCC,
     F_REC,
+    GROUP_RESOLVED,
     INCIDENT_KINDS,
     N_SLOTS,
     RECEIVED,
@@ -47,6 +48,7 @@ MINUTE_SLOTS = {SLOT["received"]: 0, SLOT["resolved"]: 1}
 # The kinds whose own slots hold ``received`` / ``resolved`` (the per-minute columns).
 MINUTE_KINDS = {RECEIVED: 0, RESOLVED: 1}
 MINUTES_KEPT_S = 2 * 3600
+ON_TIME = SLOT["resolved_on_time"]
 
 
 class ProvinceState:
@@ -187,6 +189,10 @@ class ProvinceState:
             if fact[F_KIND] == RECEIVED:
                 self._open_new(iid, fact[F_COMMUNE], self.cal.day(fact[F_OCC]))
             return
+        if add and len(facts) == 1 and fact[F_KIND] == RESOLVED and facts[0][F_KIND] == RECEIVED:
+            self._resolve_single(iid, facts[0], fact)
+            facts.insert(0 if inc.sort_key(facts[0]) > inc.sort_key(fact) else 1, fact)
+            return
         if add:
             index = bisect_right(facts, inc.sort_key(fact), key=inc.sort_key)
             step = inc.inserted(facts, index, fact, self.cal, self.rules, self.starts)
@@ -207,6 +213,25 @@ class ProvinceState:
                 del self.incidents[iid]
         new = inc.evaluate(facts, self.cal, self.rules, self.starts)
         self._replace_derived(iid, old, new)
+
+    def _resolve_single(self, iid: str, recv: Fact, fact: Fact) -> None:
+        """The most common change: a resolution for a report with no other state-changing
+        fact. As ``incidents.evaluate`` before and after: the resolution counts under the
+        report's crime group (and on time, by the initial due date, whether it comes before
+        or after the report), the report closes, and it is no longer carried over into the
+        periods that start after both of them."""
+        day = self.cal.day(fact[F_OCC])
+        recv_day = self.cal.day(recv[F_OCC])
+        group = (GROUP_RESOLVED[recv[F_A]], 1)
+        on_time = day <= self.rules.initial_due(recv_day)
+        self._add_slots(fact[F_COMMUNE], fact[F_OCC], (group, (ON_TIME, 1)) if on_time
+                        else (group,), 1)
+        commune = recv[F_COMMUNE]
+        self.backlog.remove(commune, iid)
+        carry = self.carry
+        for start in self.starts:
+            if start > recv_day and start > day:
+                carry[commune, start] -= 1
 
     def _open_new(self, iid: str, commune: str, day: int) -> None:
         """A report received on local ``day`` opens incident ``iid`` (its only fact)."""
