@@ -1,33 +1,43 @@
-"""Sink throughput into the local ClickHouse, end to end and stage by stage.
+"""Sink throughput into the local ClickHouse, end to end and stage by stage, with CPU per process.
 
     python bench/sink_bench.py            # 1,000,000 events
     python bench/sink_bench.py --quick    # 200,000 events
 
 Starts a private Tansu broker and local ClickHouse server, produces the events as Kafka
-records of 1,000 events (4 partitions), then measures:
+records of 1,000 events (4 partitions), then measures, each figure the median of ``--runs``
+(3) runs, each run into a fresh database (migrations and dimensions are loaded before the
+clock starts):
 
-Each figure is the median of ``--runs`` (3) runs; the load average is printed before and
-after (other engineers share the machine).
+1. end to end: ``antt sink`` (fetch, validate, batch, dedup, insert with token, read-back,
+   corrections, commit) from the first record fetched to the last offset committed;
+2. the write path alone on validated batches of 50,000 (``Writer.prepare`` of the next batch
+   while ``Writer.store`` writes one, as the sink does);
+3. the server alone: the same Native bodies the writer built, posted with ``raw_insert``
+   (one tokened insert per batch: no client work, no lookup, no read-back);
+4. baseline, measured in the same run: chDB itself (in this process, no HTTP) inserting the
+   same Native bodies with ``INSERT ... FROM INFILE`` into the same schema (with its
+   materialized views), as the local server does;
+5. validation alone (``schemas.validate_batch`` on the same records).
 
-1. end to end: ``antt sink`` (validate, batch, dedup lookup, insert with token, read-back
-   check, commit) from the first record fetched to the last offset committed;
-2. the ClickHouse write path alone on validated batches of 50,000 (``Writer.prepare`` of the
-   next batch while ``Writer.store`` writes one, as the sink does);
-3. the bare insert (one tokened insert per batch, no lookup, no read-back), into
-   ``events_raw`` with its materialized views, and, as the baseline measured in the same run,
-   into a copy without views;
-4. validation alone (``schemas.validate_batch`` on the same records).
+For every stage it prints CPU microseconds per row of each process (the sink/bench process,
+the ClickHouse server, the broker): on 2 cores, the busiest process sets the ceiling
+(1 s / its CPU per row). The load average is printed before and after: other engineers
+share this machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +49,56 @@ from bench._local import conditions, local_stack  # noqa: E402
 
 PER_RECORD = 1000
 BATCH = 50_000
+
+
+@dataclass
+class Run:
+    rows: int
+    seconds: float
+    cpu: dict[str, float]  # process -> CPU seconds
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """user + system CPU of a process (this one when ``pid`` is None)."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Meter:
+    """Wall time and CPU of the named processes around a stage."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+
+    def __enter__(self) -> Meter:
+        self.cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.t0
+        self.cpu = {name: cpu_seconds(pid) - self.cpu0[name] for name, pid in self.pids.items()}
+
+    def run(self, rows: int, seconds: float | None = None) -> Run:
+        return Run(rows, seconds if seconds is not None else self.seconds, self.cpu)
+
+
+def report(label: str, runs: list[Run]) -> float:
+    rates = [r.rate for r in runs]
+    median = statistics.median(rates)
+    cpu = {name: statistics.median(r.cpu[name] / r.rows * 1e6 for r in runs)
+           for name in runs[0].cpu}
+    per = ", ".join(f"{name} {us:.2f}" for name, us in cpu.items())
+    print(f"{label}: {median:,.0f} rows/s median of {len(runs)} "
+          f"({', '.join(f'{r:,.0f}' for r in rates)}); CPU us/row: {per}", flush=True)
+    return median
 
 
 def make_records(total: int, now: datetime) -> list[tuple[bytes, bytes]]:
@@ -82,7 +142,7 @@ async def produce(settings, records) -> None:  # noqa: ANN001
         await producer.stop()
 
 
-async def end_to_end(settings, total: int) -> float:  # noqa: ANN001
+async def end_to_end(settings, total: int, pids: dict[str, int | None]) -> Run:  # noqa: ANN001
     from sinks.service import build_sink, prepare_database, tune_gc
 
     prepare_database(settings)
@@ -91,17 +151,19 @@ async def end_to_end(settings, total: int) -> float:  # noqa: ANN001
     stop = asyncio.Event()
     task = asyncio.create_task(sink.run(stop))
     started = None
-    while sink.stats.inserted < total:
-        if started is None and sink.stats.records:
-            started = time.perf_counter()
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
+    with Meter(pids) as meter:
+        while sink.stats.inserted < total:
+            if started is None and sink.stats.records:
+                started = time.perf_counter()
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.005)
     seconds = time.perf_counter() - (started or time.perf_counter())
     stop.set()
     await task
-    print(f"  stats: {sink.stats}")
-    return seconds
+    sink.writer.client.close()
+    sink.writer.lookup.close()
+    return meter.run(total, seconds)
 
 
 def validated_batches(records, settings):  # noqa: ANN001, ANN201
@@ -111,12 +173,12 @@ def validated_batches(records, settings):  # noqa: ANN001, ANN201
     from sinks.rows import Batch
 
     now = datetime.now(UTC)
-    batches, filling, partitions = [], {}, {}
+    batches, filling, next_offset = [], {}, {}
     for key, value in records:
-        partition = partitions.setdefault(key, len(partitions) % 4)
+        partition = hash(key) % 4
+        offset = next_offset.get(partition, 0)
+        next_offset[partition] = offset + 1
         batch = filling.get(partition)
-        offset = batch.last_offset + 1 if batch else sum(
-            len(b.events) // PER_RECORD for b in batches if b.partition == partition)
         if batch is None:
             batch = filling[partition] = Batch(settings.events_topic, partition, offset, offset)
         for event in validate_batch(value, now=now).valid:
@@ -127,74 +189,109 @@ def validated_batches(records, settings):  # noqa: ANN001, ANN201
     return batches
 
 
-def timed_writes(settings, batches, full: bool, views: bool = True) -> float:  # noqa: ANN001
+def write_path(settings, batches, pids) -> tuple[Run, list]:  # noqa: ANN001
+    """Writer.prepare/store as the sink runs them; returns the run and the prepared bodies."""
     from sinks.client import make_client
     from sinks.service import prepare_database
     from sinks.writer import Writer
 
     prepare_database(settings)
     client = make_client(settings, database=settings.clickhouse_database)
-    if not views:
-        for name in ("corrections_mv", "metrics_daily_from_raw_mv", "incidents_from_raw_mv"):
-            client.command(f"DROP VIEW {settings.clickhouse_database}.{name}")
     lookup = make_client(settings, database=settings.clickhouse_database)
-    writer = Writer(client, settings, verify=full, lookup=lookup)
-    started = time.perf_counter()
-    if full:  # as the sink does: the next batch is prepared while one is stored
-        with ThreadPoolExecutor(1) as pool:
-            nxt = pool.submit(writer.prepare, batches[0])
-            for i in range(len(batches)):
-                prepared = nxt.result()
-                if i + 1 < len(batches):
-                    nxt = pool.submit(writer.prepare, batches[i + 1])
-                writer.store(prepared)
-    else:
-        for batch in batches:
-            writer._insert(batch, 0, len(batch.events), [])
-    seconds = time.perf_counter() - started
+    writer = Writer(client, settings, lookup=lookup)
+    prepared = []
+    with Meter(pids) as meter, ThreadPoolExecutor(1) as pool:
+        nxt = pool.submit(writer.prepare, batches[0])
+        for i in range(len(batches)):
+            prep = nxt.result()
+            if i + 1 < len(batches):
+                nxt = pool.submit(writer.prepare, batches[i + 1])
+            writer.store(prep)
+            prepared.append(prep)
     client.close()
     lookup.close()
-    return seconds
+    return meter.run(sum(len(b.events) for b in batches)), prepared
 
 
-def stages(settings, records, total: int, runs: int) -> None:  # noqa: ANN001
-    """Stages 2-4 on the same records, each run into a database of its own (medians)."""
+def server_alone(settings, prepared, pids) -> Run:  # noqa: ANN001
+    """The writer's Native bodies posted as they are: one tokened raw_insert per batch."""
+    from sinks.client import make_client
+    from sinks.rows import COLUMNS
+    from sinks.service import prepare_database
+    from sinks.writer import INSERT_SETTINGS
+
+    prepare_database(settings)
+    client = make_client(settings, database=settings.clickhouse_database)
+    with Meter(pids) as meter:
+        for prep in prepared:
+            client.raw_insert(f"{settings.clickhouse_database}.events_raw", list(COLUMNS),
+                              prep.body, fmt="Native",
+                              settings={**INSERT_SETTINGS,
+                                        "insert_deduplication_token": prep.batch.token})
+    client.close()
+    return meter.run(sum(len(p.fresh.events) for p in prepared))
+
+
+def chdb_infile(prepared, tz: str, pids) -> Run:  # noqa: ANN001
+    """chDB in this process: the same bodies through INSERT ... FROM INFILE (as the server)."""
+    from devstack.chserver.engine import Engine
+    from sinks.migrate import load_migrations
+    from sinks.rows import COLUMNS
+    from sinks.writer import INSERT_SETTINGS
+
+    with tempfile.TemporaryDirectory(prefix="antt-bench-chdb-") as tmp:
+        engine = Engine(Path(tmp) / "data")
+        try:
+            for migration in load_migrations():
+                for statement in migration.statements("antt_b", tz):
+                    engine.query(statement, "TabSeparated", {})
+            cols = ", ".join(COLUMNS)
+            flags = ", ".join(f"{k} = {v}" for k, v in INSERT_SETTINGS.items())
+            with Meter(pids) as meter:
+                for prep in prepared:
+                    engine.insert(
+                        f"INSERT INTO antt_b.events_raw ({cols}) SETTINGS {flags}, "
+                        f"insert_deduplication_token = '{prep.batch.token}'", "Native",
+                        prep.body)
+            return meter.run(sum(len(p.fresh.events) for p in prepared))
+        finally:
+            engine.close()
+
+
+def repeat_runs(runs: int, one: Callable[[int], Run]) -> list[Run]:
+    return [one(run) for run in range(runs)]
+
+
+def stages(settings, records, runs: int, pids) -> float:  # noqa: ANN001
+    """Stages 2-5; returns the chDB baseline's rows/s."""
     from schemas.validate import validate_batch
 
     batches = validated_batches(records, settings)
-    for label, db, full, views in (
-        ("2. write path (lookup + tokened insert + read-back + corrections)", "antt_w", True,
-         True),
-        ("3. bare tokened insert into events_raw (+ its materialized views)", "antt_i", False,
-         True),
-        ("   baseline: the same insert without materialized views", "antt_n", False, False),
-    ):
-        rates = []
-        for run in range(runs):
-            seconds = timed_writes(
-                settings.model_copy(update={"clickhouse_database": f"{db}{run}"}),
-                batches, full=full, views=views)
-            rates.append(total / seconds)
-        print(f"{label}: {statistics.median(rates):,.0f} rows/s median of {runs} "
-              f"({', '.join(f'{r:,.0f}' for r in rates)})")
+    prepared: list = []
+
+    def write_once(run: int) -> Run:
+        nonlocal prepared
+        result, prepared = write_path(settings.model_copy(
+            update={"clickhouse_database": f"antt_w{run}"}), batches, pids)
+        return result
+
+    write = report("2. write path (prepare + tokened insert + read-back + corrections)",
+                   repeat_runs(runs, write_once))
+    server = report("3. server alone (the writer's Native bodies, one raw_insert each)",
+                    repeat_runs(runs, lambda run: server_alone(settings.model_copy(
+                        update={"clickhouse_database": f"antt_s{run}"}), prepared, pids)))
+    base = report("4. baseline: chDB INFILE insert in-process (same bodies, same schema)",
+                  repeat_runs(runs, lambda run: chdb_infile(prepared, settings.timezone,
+                                                            {"bench": None})))
+    print(f"   ratios to the chDB baseline: write path {write / base:.2f}, "
+          f"server alone {server / base:.2f}")
     now = datetime.now(UTC)
-    started = time.perf_counter()
-    for _key, value in records:
-        validate_batch(value, now=now)
-    valid = time.perf_counter() - started
-    print(f"4. validation alone (schemas.validate_batch): {total / valid:,.0f} events/s")
-
-
-def e2e_runs(settings, total: int, runs: int) -> None:  # noqa: ANN001
-    """End to end ``runs`` times, each a fresh consumer group into a fresh database."""
-    rates = []
-    for run in range(runs):
-        seconds = asyncio.run(end_to_end(settings.model_copy(update={
-            "clickhouse_database": f"antt_e{run}", "sink_group_id": f"sink-bench-{run}"}), total))
-        rates.append(total / seconds)
-    print(f"1. end to end (Kafka -> validate -> ClickHouse, committed): "
-          f"{statistics.median(rates):,.0f} events/s median of {runs} "
-          f"({', '.join(f'{r:,.0f}' for r in rates)})")
+    with Meter({"bench": None}) as meter:
+        for _key, value in records:
+            validate_batch(value, now=now)
+    report("5. validation alone (schemas.validate_batch)",
+           [meter.run(sum(len(b.events) for b in batches))])
+    return base
 
 
 def uptime() -> str:
@@ -208,8 +305,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="200,000 events instead of 1M")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--batch", type=int, default=50_000,
+                        help="rows per insert (per partition batch; the sink's "
+                             "sink_batch_rows is this times the partitions)")
     args = parser.parse_args()
     total = args.events or (200_000 if args.quick else 1_000_000)
+    globals()["BATCH"] = args.batch  # the stages read it
 
     from antt.kafka import ensure_topics
     from antt.settings import load_settings
@@ -217,15 +318,25 @@ def main() -> int:
         settings = load_settings(
             kafka_bootstrap=stack.kafka_bootstrap,  # type: ignore[attr-defined]
             clickhouse_url=stack.clickhouse_url,  # type: ignore[attr-defined]
-            sink_batch_rows=BATCH, sink_batch_seconds=1.0, sink_max_pending_rows=4 * BATCH)
+            sink_batch_rows=4 * BATCH, sink_batch_seconds=1.0,
+            sink_max_pending_rows=8 * BATCH)
+        pids = {"sink": None, "server": stack.clickhouse.pid,  # type: ignore[attr-defined]
+                "broker": stack.kafka.pid}  # type: ignore[attr-defined]
         print(f"sink_bench: {total:,} events in records of {PER_RECORD}, "
-              f"{settings.topic_partitions} partitions; {conditions()}")
-        print(f"uptime before: {uptime()}")
+              f"{settings.topic_partitions} partitions, batches of {BATCH:,} per partition "
+              f"(sink_batch_rows {settings.sink_batch_rows:,}, sink_max_pending_rows "
+              f"{settings.sink_max_pending_rows:,}); {conditions()}")
+        print(f"uptime before: {uptime()}", flush=True)
         ensure_topics(settings)
         records = make_records(total, datetime.now(UTC))
         asyncio.run(produce(settings, records))
-        e2e_runs(settings, total, args.runs)
-        stages(settings, records, total, args.runs)
+        e2e = report("1. end to end (Kafka -> validate -> ClickHouse, offsets committed)",
+                     repeat_runs(args.runs, lambda run: asyncio.run(end_to_end(
+                         settings.model_copy(update={
+                             "clickhouse_database": f"antt_e{run}",
+                             "sink_group_id": f"sink-bench-{run}"}), total, pids))))
+        base = stages(settings, records, args.runs, pids)
+        print(f"   end to end / chDB baseline: {e2e / base:.2f}")
         print(f"uptime after: {uptime()}")
     return 0
 
