@@ -1,9 +1,12 @@
 """The one validator used by the stream, the sink, the gateway and ``antt validate``.
 
-Fast path: pydantic-core parses and validates a whole record (one event or a JSON array) in one
-call, then a tight loop applies the cross-field rules. When something is wrong, the record is
-split with orjson: the events pydantic named are rejected with its reasons, the others are
-validated again together, so one bad event costs little and never stops the others.
+Fast path (:mod:`schemas.fastpath`): pydantic-core parses and validates a whole record in one
+call (items that are no valid events come back as plain JSON values), then one loop parses the
+times and applies the cross-field rules. Whatever it cannot settle exactly goes the reference
+way: the models' own schema, the record split with orjson, every refused event with pydantic's
+reasons (:mod:`schemas.recover`). Items that are no valid events, and events that break a rule,
+are judged alone the reference way, so one bad event costs little and never stops the others.
+:func:`validate_batch_reference` is the reference path alone; tests hold both to one answer.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pydantic import ValidationError
 from antt.perf import gc_paused
 from schemas import legacy, units
 from schemas.enums import CodeRegime, Decision
-from schemas.fastpath import BROKEN, FAST_LIST, FAST_ONE, NOT_PLAIN, PLAIN, fast_scan
+from schemas.fastpath import BROKEN, FAST_LIST, FAST_ONE, FAST_READY, NOT_PLAIN, PLAIN, fast_scan
 from schemas.models import EventBase, ReportResolved, rule_violation
 from schemas.recover import (
     LIST,
@@ -47,6 +50,7 @@ logger = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 1000
 """Most events one Kafka record (a JSON array) may carry."""
 DEFAULT_FUTURE_TOLERANCE_S = 300
+_TOLERANCES: dict[float, timedelta] = {}
 # Below this record size, pausing the garbage collector costs more (~1 us) than it saves.
 _GC_PAUSE_MIN_BYTES = 8192
 
@@ -66,7 +70,8 @@ def validate_batch(
     ``expected_province`` is the record key: every event must belong to that 2025 province.
     Legacy (regime 2004) events come back mapped to 2025 codes, originals in ``legacy_*``.
     """
-    return _report(raw, now, expected_province, future_tolerance_s, max_events, _validate)
+    check = _validate if FAST_READY else _reference_of
+    return _report(raw, now, expected_province, future_tolerance_s, max_events, check)
 
 
 def validate_batch_reference(
@@ -91,7 +96,12 @@ def _report(
     data = _as_bytes(raw)
     if isinstance(data, Rejection):
         return ValidationReport([], [data])
-    limit = now + timedelta(seconds=tolerance_s)
+    tolerance = _TOLERANCES.get(tolerance_s)
+    if tolerance is None:  # (building a timedelta costs more than a dict lookup)
+        tolerance = _TOLERANCES[tolerance_s] = timedelta(seconds=tolerance_s)
+        if len(_TOLERANCES) > 64:
+            _TOLERANCES.clear()
+    limit = now + tolerance
     if len(data) < _GC_PAUSE_MIN_BYTES:
         events, indices, rejected, plain = check(data, limit, max_events, key)
     else:
