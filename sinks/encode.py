@@ -120,8 +120,10 @@ def _column(values: Sequence[Any], column: str, type_name: str) -> bytes:
     return _numbers(values, type_name)
 
 
-def _defaulted(values: tuple[Any, ...], default: Any) -> Sequence[Any]:
-    if default is None or None not in values:
+def _defaulted(values: tuple[Any, ...], default: Any, type_name: str) -> Sequence[Any]:
+    """``values`` with None as ``default`` (a String column needs no pass: its cache encodes
+    None as '', the default of every String column that can be None)."""
+    if default is None or (type_name == "String" and default == "") or None not in values:
         return values
     return [default if v is None else v for v in values]
 
@@ -174,7 +176,7 @@ def _group_cells(group: Sequence[dict[str, Any]],
         elif name == "corrects_event_id":
             out.append(_nullable_uuids(col))
         else:
-            out.append(_column(_defaulted(col, default), name, type_name))
+            out.append(_column(_defaulted(col, default, type_name), name, type_name))
     return out
 
 

@@ -126,6 +126,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _ID_INT = attrgetter("int")
 _EVENT_ID = itemgetter("event_id")
+_DICT = attrgetter("__dict__")
 
 
 def ms_ticks(moment: datetime) -> int:
@@ -186,6 +187,13 @@ class Batch:
     def add(self, event: dict[str, Any], offset: int) -> None:
         self.events.append(event)
         self.offsets.append(offset)
+        self.last_offset = max(self.last_offset, offset)
+
+    def extend(self, models: Sequence[Any], offset: int) -> None:
+        """Add validated models (their ``__dict__``), all read at ``offset``: :meth:`add`
+        without a Python call per event."""
+        self.events += map(_DICT, models)
+        self.offsets += repeat(offset, len(models))
         self.last_offset = max(self.last_offset, offset)
 
     def columns(self, ingested_at: datetime, lo: int = 0, hi: int | None = None

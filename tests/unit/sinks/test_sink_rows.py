@@ -83,3 +83,13 @@ def test_grouped_rows_match_a_field_by_field_reading() -> None:
                 value = default
             assert row[name] == value, (event["event_type"], name)
         assert row["kafka_offset"] == offset
+
+
+def test_extend_is_add_for_every_model_of_a_record() -> None:
+    report = validate_batch([make_event("report_received") for _ in range(3)], now=NOW)
+    one, many = Batch("t", 0, 7, 7), Batch("t", 0, 7, 7)
+    for event in report.valid:
+        one.add(event.__dict__, 9)
+    many.extend(report.valid, 9)
+    assert (many.events, many.offsets, many.last_offset) == (one.events, one.offsets, 9)
+    assert many.events[0] is report.valid[0].__dict__
