@@ -11,12 +11,12 @@ and after any failed insert. Size is bounded: least recently used pairs are drop
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
 from operator import not_
 from typing import Any
 
-Key = tuple[str, Hashable]  # (province, local day)
+Key = tuple[str, Any]  # (province, local day: a day number, or any hashable)
 _NONE: set[Any] = set()  # stands for a pair not in the cache (never modified)
 
 
