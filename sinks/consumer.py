@@ -319,6 +319,9 @@ class SinkConsumer:
 
         Partitions are stored one after the other, in order; the next partition's batch is
         prepared (duplicates dropped, columns built) while the previous one is being stored.
+        Once a revocation has begun, no further batch is stored: the insert under way
+        finishes and commits, the rest is left to the partitions' next owner (so the
+        revocation waits for one insert, not for every partition's).
         """
         parts = [(p, self.inflight[p]) for p in sorted(self.inflight)]
         nxt = self._prepare(parts[0][1]) if parts else None
@@ -328,6 +331,10 @@ class SinkConsumer:
                 prepared = await nxt
             except Exception as exc:  # noqa: BLE001 - decided from the ClickHouse code
                 self._back_off(batch, exc)
+                return
+            if self.rebalancing:
+                log.info("partitions changing hands: %d batch(es) left unwritten for their "
+                         "next owner", len(parts) - i)
                 return
             nxt = self._prepare(parts[i + 1][1]) if i + 1 < len(parts) else None
             try:

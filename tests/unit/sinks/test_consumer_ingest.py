@@ -62,9 +62,7 @@ def _messages(n: int, events_per_record: int) -> dict:
     return {tp: msgs}
 
 
-async def test_a_large_fetch_is_validated_in_slices(monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr(consumer_module, "SLICE_S", 0.005)
-    sink = _sink()
+async def _ticks_while_ingesting(sink: SinkConsumer, fetched: dict) -> int:
     ticks = 0
 
     async def tick() -> None:
@@ -74,10 +72,18 @@ async def test_a_large_fetch_is_validated_in_slices(monkeypatch) -> None:  # noq
             ticks += 1
 
     ticker = asyncio.create_task(tick())
-    await sink._ingest_all(_messages(40, 200))
+    await sink._ingest_all(fetched)
     ticker.cancel()
+    return ticks
+
+
+async def test_a_large_fetch_is_validated_in_slices(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(consumer_module, "SLICE_S", 0.0)  # every record exceeds the slice
+    sink = _sink()
+    assert await _ticks_while_ingesting(sink, _messages(40, 200)) >= 39
     assert sink.stats.events_valid == 8000
-    assert ticks >= 5, "the event loop never ran while a large fetch was validated"
+    monkeypatch.setattr(consumer_module, "SLICE_S", 3600.0)  # nothing exceeds it
+    assert await _ticks_while_ingesting(_sink(), _messages(40, 200)) == 0
 
 
 async def test_records_are_dropped_once_partitions_are_revoked(monkeypatch) -> None:  # noqa: ANN001
@@ -118,3 +124,27 @@ async def test_a_revoked_failed_batch_does_not_leave_the_sink_paused() -> None:
     sink.failures = 3  # its write failed: fetching is paused until a retry succeeds
     await sink.release({TopicPartition("t", 0)})
     assert (sink.inflight, sink.failures) == ({}, 0)
+
+
+async def test_once_a_revocation_begins_no_further_batch_is_stored() -> None:
+    sink = _sink()
+    stored: list[int] = []
+    committed: list[int] = []
+
+    def store(prepared):  # noqa: ANN001, ANN202 - the insert under way when partitions go
+        stored.append(prepared.partition)
+        sink.rebalancing = True
+        return SimpleNamespace(dead=[], inserted=1, duplicates=0, retracted=0)
+
+    async def commit(offsets):  # noqa: ANN001, ANN202
+        committed.extend(tp.partition for tp in offsets)
+
+    sink.writer = SimpleNamespace(prepare=lambda batch: batch, store=store)
+    sink.consumer = SimpleNamespace(commit=commit)
+    sink.producer = SimpleNamespace()  # no dead letters to send
+    for partition in (0, 1, 2):
+        sink.ingest(partition, 1, b"01", _record(T), _ms(T))
+    sink.inflight, sink.buffers = sink.buffers, {}
+    await sink.flush_inflight()
+    assert (stored, committed) == ([0], [0])
+    assert sorted(sink.inflight) == [1, 2]  # dropped by the revocation, re-read by the owner
