@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="write events from Kafka into ClickHouse (consumer group ANTT_SINK_GROUP_ID)",
         description="Consumes ANTT_EVENTS_TOPIC, writes every valid event once into the "
         "ClickHouse database ANTT_CLICKHOUSE_DATABASE, commits offsets after ClickHouse "
-        "acknowledged. Applies pending migrations first unless --no-migrate.",
+        "acknowledged. Several sinks may share the group: they split the partitions. "
+        "Applies pending migrations first unless --no-migrate (safe when several sinks "
+        "start together: one migrates, the others wait for it).",
     )
     parser.add_argument("--no-migrate", action="store_true",
                         help="do not apply pending DDL before starting")
