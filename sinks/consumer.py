@@ -273,8 +273,8 @@ class SinkConsumer:
         self.events_per_record = max(1.0, 0.9 * self.events_per_record + 0.1 * size)
         self.stats.events_invalid += len(report.rejected)
         self.stats.events_valid += len(report.valid)
-        for event in report.valid:
-            batch.add(event.__dict__, offset)
+        if report.valid:
+            batch.extend(report.valid, offset)
 
     def _now(self, timestamp_ms: int | None) -> datetime:
         if timestamp_ms is None or timestamp_ms < 0:
