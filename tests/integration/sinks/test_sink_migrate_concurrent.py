@@ -70,7 +70,7 @@ def test_concurrent_starts_on_a_fresh_database_are_exact(isolated: Settings) -> 
         assert {n for _d, n in loads} == {1}, loads
         holders = ch.query("SELECT holder, groupArray(released) FROM schema_lock "
                            "GROUP BY holder").result_rows
-        assert sorted(r for _h, r in holders) == [[0, 1]] * 3  # each took and released it
+        assert [sorted(r) for _h, r in holders] == [[0, 1]] * 3  # each took, released it
         assert int(ch.command("SELECT count() FROM schema_migrations")) == len(versions)
     finally:
         ch.command(f"DROP DATABASE IF EXISTS {isolated.clickhouse_database}")
