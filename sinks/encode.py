@@ -71,6 +71,8 @@ _HIGH_CARDINALITY = frozenset({"incident_id"})
 
 def _strings(values: Sequence[Any], column: str) -> bytes:
     if column not in _HIGH_CARDINALITY:
+        if values and values[0] == values[-1] and values.count(values[0]) == len(values):
+            return _CELLS[values[0]] * len(values)  # one value (event_type in its group...)
         return b"".join(map(_CELLS.__getitem__, values))
     if None in values:
         return b"".join(map(_str_cell, values))
