@@ -56,6 +56,24 @@ class Settings(BaseSettings):
     worker_fetch_max_wait_ms: int = Field(
         100, ge=1, description="longest a fetch may wait for data (latency vs. request rate)"
     )
+    acceptance_window_days: float = Field(
+        62.0, ge=0, description="live counters: facts recorded longer ago leave memory at a "
+        "snapshot, and later events recorded before it are not counted live (0: keep all; "
+        "else at least 40)"
+    )
+    worker_snapshot_every_chunks: int = Field(
+        600, ge=0, description="snapshot a province after this many checkpoint chunks (0: never)"
+    )
+    worker_snapshot_min_facts: int = Field(
+        50_000, ge=1, description="... or after this many new facts (and half the kept ones)"
+    )
+    worker_snapshot_part_bytes: int = Field(
+        512 * 1024, ge=256, description="largest snapshot part record (compressed bytes)"
+    )
+    worker_snapshot_pause: str = Field(
+        "", description="tests only: pause the first snapshot at between_parts, "
+        "before_tombstones or between_tombstones (for a kill -9)"
+    )
 
     # ClickHouse sink.
     sink_batch_rows: int = Field(50_000, ge=1)

@@ -23,6 +23,7 @@ from streams import live
 from streams.compat import check_internals
 from streams.logic.calendar import LocalCalendar
 from streams.runtime import Runtime
+from streams.snapshots import Policy
 from streams.transport import fast_fetch_app
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,12 @@ def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None
         settings.events_topic,
         future_tolerance_s=settings.future_tolerance_s,
         flush_interval_s=settings.live_flush_interval_s,
+        policy=Policy(
+            window_days=settings.acceptance_window_days,
+            every_chunks=settings.worker_snapshot_every_chunks,
+            min_facts=settings.worker_snapshot_min_facts,
+            part_bytes=settings.worker_snapshot_part_bytes,
+        ),
     )
     events_topic = app.topic(
         settings.events_topic, key_type=bytes, value_type=bytes,

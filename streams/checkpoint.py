@@ -14,10 +14,29 @@ Exactly-once effect without Kafka transactions:
   one is decided again, so a replayed record counts once.
 
 A chunk record is atomic (one Kafka record), so a crash mid-flush leaves a consistent prefix.
+
+Snapshots (state retention, ``streams/logic/retention.py``): chunk keys are never rewritten,
+so without more the changelog would only grow. Every so often (settings
+``worker_snapshot_every_chunks`` / ``worker_snapshot_min_facts``) a province's whole state is
+written as ONE snapshot: the kept facts, the frozen counters of the evicted facts, ``wm``, the
+acceptance horizon, and ``seq`` (``S``: it covers every chunk with ``seq < S``). Its body is
+zlib-compressed JSON cut into *parts* of at most ``worker_snapshot_part_bytes`` under keys
+``"<partition>:<province>:snap:<S>:<k>"``. Once every part is acknowledged by the broker, the
+*manifest* is written under the one fixed key ``"<partition>:<province>:snap"``: it names
+``S``, the number of parts and the body's SHA-256, so it is what makes a snapshot exist
+(atomically: one record). Only after the manifest is acknowledged are *tombstones* (value
+``None``) written for the superseded chunks and the previous snapshot's parts, so that log
+compaction drops them. Restore = the parts the manifest names + the chunks with
+``seq >= S``; anything else found (chunks below ``S``, parts of another ``S``: left by a crash
+before or during the tombstones, or between parts) is ignored and tombstoned again. A crash
+at any point therefore restores either the previous snapshot + all its chunks, or the new
+one + the chunks after it: the same facts either way.
 """
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +47,11 @@ from streams.logic.facts import F_POS, Fact, from_json
 
 MAX_FACTS_PER_CHUNK = 2000
 FORMAT_VERSION = 1
+SNAPSHOT_VERSION = 1
+
+
+class CheckpointError(Exception):
+    """The stored checkpoint of a province is inconsistent (never expected)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +72,14 @@ class Chunk:
 
 def chunk_key(partition: int, province: str, seq: int) -> str:
     return f"{partition}:{province}:{seq:010d}"
+
+
+def manifest_key(partition: int, province: str) -> str:
+    return f"{partition}:{province}:snap"
+
+
+def part_key(partition: int, province: str, seq: int, k: int) -> str:
+    return f"{partition}:{province}:snap:{seq:010d}:{k:05d}"
 
 
 def parse_key(key: str) -> tuple[int, str, int] | None:
@@ -90,4 +122,77 @@ def group_by_province(
         out.setdefault(parsed[1], []).append(decode(*parsed, value))
     for chunks in out.values():
         chunks.sort(key=lambda c: c.seq)
+    return out
+
+
+@dataclass
+class Stored:
+    """What the table holds for one province (of the partitions asked for)."""
+
+    partition: int
+    chunks: list[Chunk]
+    manifest: dict[str, Any] | None = None
+    parts: dict[tuple[int, int], bytes] | None = None
+
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """``(manifest, body)`` of the snapshot the manifest names, or ``None``."""
+        m = self.manifest
+        if m is None:
+            return None
+        parts = self.parts or {}
+        try:
+            blob = b"".join(parts[(m["seq"], k)] for k in range(m["parts"]))
+        except KeyError as exc:
+            raise CheckpointError(f"snapshot {m} lacks part {exc}") from None
+        if hashlib.sha256(blob).hexdigest() != m["sha256"]:
+            raise CheckpointError(f"snapshot {m}: parts do not match the manifest")
+        return m, orjson.loads(zlib.decompress(blob))
+
+    def superseded(self, province: str) -> list[str]:
+        """Keys left over from before the current snapshot (to tombstone again)."""
+        first = self.manifest["seq"] if self.manifest else 0
+        keys = [c.key for c in self.chunks if c.seq < first]
+        keys += [part_key(self.partition, province, seq, k)
+                 for seq, k in (self.parts or {})
+                 if self.manifest is None or seq != self.manifest["seq"]]
+        return keys
+
+
+def encode_snapshot(
+    partition: int, province: str, seq: int, wm: int, horizon: float | None,
+    body: dict[str, Any],
+    part_bytes: int,
+) -> tuple[list[tuple[str, bytes]], tuple[str, bytes]]:
+    """``(parts, manifest)`` records of a snapshot; write the parts first."""
+    blob = zlib.compress(orjson.dumps(body), 1)
+    pieces = [blob[i : i + part_bytes] for i in range(0, len(blob), part_bytes)] or [b""]
+    parts = [(part_key(partition, province, seq, k), piece) for k, piece in enumerate(pieces)]
+    manifest = {
+        "v": SNAPSHOT_VERSION, "seq": seq, "wm": wm, "horizon": horizon,
+        "parts": len(pieces), "sha256": hashlib.sha256(blob).hexdigest(),
+    }
+    return parts, (manifest_key(partition, province), orjson.dumps(manifest))
+
+
+def scan(items: Iterable[tuple[str, bytes]], partitions: set[int]) -> dict[str, Stored]:
+    """Chunks, manifests and snapshot parts of the given partitions, per province."""
+    out: dict[str, Stored] = {}
+    for key, value in items:
+        if not isinstance(key, str) or value is None:
+            continue
+        fields = key.split(":")
+        if len(fields) < 3 or not fields[0].isdigit() or int(fields[0]) not in partitions:
+            continue
+        partition, province = int(fields[0]), fields[1]
+        stored = out.get(province)
+        if stored is None:
+            stored = out[province] = Stored(partition, [], None, {})
+        if len(fields) == 3 and fields[2] == "snap":
+            stored.manifest = orjson.loads(value)
+        elif len(fields) == 5 and fields[2] == "snap":
+            stored.parts[(int(fields[3]), int(fields[4]))] = value  # type: ignore[index]
+        elif (parsed := parse_key(key)) is not None:
+            stored.chunks.append(decode(*parsed, value))
+    for stored in out.values():
+        stored.chunks.sort(key=lambda c: c.seq)
     return out

@@ -19,15 +19,18 @@ from typing import Any
 import orjson
 from aiokafka.partitioner import murmur2
 
+from antt.perf import gc_paused
 from schemas import validate_batch
 from streams import checkpoint
 from streams.logic.calendar import LocalCalendar
-from streams.logic.facts import POS_STRIDE, Fact, to_fact
+from streams.logic.facts import F_ID, F_POS, F_REC, POS_STRIDE, Fact, to_fact
 from streams.logic.state import ProvinceState
+from streams.snapshots import Policy, Retention, SnapshotWrite
 
 log = logging.getLogger(__name__)
 _PROVINCE_KEY = re.compile(rb"^[0-9]{2}$")
 MISROUTED = "province on a second partition"
+OUTSIDE_WINDOW = "outside the live acceptance window"
 
 
 @dataclass
@@ -72,6 +75,7 @@ class Runtime:
         flush_interval_s: float = 1.0,
         flush_facts: int = 20_000,
         dlq_max_bytes: int = 1_000_000,
+        policy: Policy | None = None,
     ):
         self.cal = cal
         self.topic = topic
@@ -90,6 +94,7 @@ class Runtime:
              "chunks_written", "misrouted", "letters_truncated"), 0
         )
         self._misrouted_seen: set[tuple[str, int]] = set()
+        self.retention = Retention(policy or Policy(), self.stats)
         # The source topic's partition count, when known: a province's partition is then
         # the one Kafka's default partitioner picks for its key (see expected_partition).
         self.partition_count: int | None = None
@@ -156,6 +161,10 @@ class Runtime:
                 self._dead(result, rej.reason, rej.path, rej.index, rej.event_id, rej.raw,
                            partition, offset)
         facts = self._facts(report, base, state.watermark, result)
+        horizon = self.retention.horizon(province)
+        if horizon is not None and facts:
+            facts = self._inside_window(facts, state, horizon, report, base, result,
+                                        partition, offset)
         accepted = state.apply_many(facts, now_ts)
         pending.facts.setdefault(province, []).extend(accepted)
         result.accepted = len(accepted)
@@ -184,6 +193,32 @@ class Runtime:
             else:
                 facts.append(to_fact(event, pos))
         return facts
+
+    def _inside_window(
+        self, facts: list[Fact], state: ProvinceState, horizon: float, report: Any,
+        base: int, result: RecordResult, partition: int, offset: int,
+    ) -> list[Fact]:
+        """Facts recorded before the acceptance horizon and not in memory: dead-lettered.
+
+        Such an event may be a resend of an evicted fact (``streams/logic/retention.py``);
+        counting it could count it twice, so the live figures leave it to ClickHouse.
+        """
+        registry = state.registry
+        keep = [f for f in facts if f[F_REC] >= horizon or f[F_ID] in registry]
+        if len(keep) == len(facts):
+            return facts
+        events = {e.event_id.hex: e for e in report.valid}
+        when = datetime.fromtimestamp(horizon, UTC).isoformat()
+        for fact in facts:
+            if fact[F_REC] < horizon and fact[F_ID] not in registry:
+                reason = (f"{OUTSIDE_WINDOW}: recorded before {when}; not counted in the live "
+                          "figures (it may be a resend of an event no longer in memory); "
+                          "ClickHouse stores it")
+                raw = events[fact[F_ID]].model_dump_json().encode()
+                self._dead(result, reason, "recorded_at", fact[F_POS] - base, fact[F_ID], raw,
+                           partition, offset)
+                self.stats["outside_window"] += 1
+        return keep
 
     def _misrouted(
         self, result: RecordResult, province: str, home: int, raw: bytes, partition: int,
@@ -274,30 +309,47 @@ class Runtime:
                 partition, province, seq, facts, self.states[province].watermark
             )
             self.next_seq[province] = seq + len(made)
+            self.retention.wrote_chunks(province, made)
             chunks.extend(made)
         self.pending[partition] = Pending(last_flush=now_ts)
         self.stats["chunks_written"] += len(chunks)
         return chunks
 
+    def take_snapshots(self, partition: int, now_ts: float) -> list[SnapshotWrite]:
+        """Snapshots due on ``partition`` (call right after :meth:`take_chunks`)."""
+        pending = self.pending.get(partition)
+        out = []
+        for province, part in sorted(self.partition_of.items()):
+            state = self.states.get(province)
+            if part != partition or state is None:
+                continue
+            if pending is not None and pending.facts.get(province):
+                continue  # facts not in a chunk yet: not covered by the state's watermark
+            if self.retention.due(province, len(state.registry)):
+                out.append(self.retention.snapshot(
+                    partition, state, self.next_seq.get(province, 0), now_ts))
+        return out
+
     # -- partitions ----------------------------------------------------------------------
 
     def restore(self, partitions: set[int], items: Any, now_ts: float) -> int:
         """Rebuild the provinces of ``partitions`` from table items; returns facts replayed."""
-        replayed = 0
-        for province, chunks in checkpoint.group_by_province(items, partitions).items():
-            partition = chunks[0].partition
-            state = ProvinceState(province, self.cal)
-            for chunk in chunks:
-                for fact in chunk.facts:
-                    state.apply(fact, now_ts)
-                replayed += len(chunk.facts)
-                state.watermark = max(state.watermark, chunk.wm)
-            self.states[province] = state
-            self.partition_of[province] = partition
-            self.next_seq[province] = chunks[-1].seq + 1
+        with gc_paused():  # many long-lived objects: no collector passes over them meanwhile
+            replayed = self._restore(partitions, items, now_ts)
         self.loaded |= partitions
         self.version += 1
         self.stats["restored_facts"] += replayed
+        return replayed
+
+    def _restore(self, partitions: set[int], items: Any, now_ts: float) -> int:
+        replayed = 0
+        for province, stored in checkpoint.scan(items, partitions).items():
+            state = ProvinceState(province, self.cal)
+            n, next_seq = self.retention.restore(state, stored, now_ts)
+            replayed += n
+            self.states[province] = state
+            self.partition_of[province] = stored.partition
+            self.next_seq[province] = next_seq
         return replayed
 
     def applied_through(self, partition: int) -> int:
@@ -309,7 +361,9 @@ class Runtime:
 
     def drop(self, partitions: set[int]) -> None:
         """Forget revoked partitions (their unacked records will be replayed by the owner)."""
-        for province in [p for p, part in self.partition_of.items() if part in partitions]:
+        gone = [p for p, part in self.partition_of.items() if part in partitions]
+        self.retention.drop(gone, partitions)
+        for province in gone:
             self.states.pop(province, None)
             self.partition_of.pop(province, None)
             self.next_seq.pop(province, None)

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from streams.compat import committed_offset
+from streams.snapshots import SnapshotWrite
 
 if TYPE_CHECKING:
     from streams.app import LiveApp
@@ -109,6 +110,16 @@ async def _handle(
             return
     if not await _in_sequence(live_app, message.tp, offset):
         return
+    async with _lock(live_app, partition):
+        await _count(live_app, stream, event, unacked)
+
+
+async def _count(
+    live_app: LiveApp, stream: Any, event: Any, unacked: dict[int, list[Any]]
+) -> None:
+    message = event.message
+    partition, offset = message.partition, message.offset
+    runtime = live_app.runtime
     now = time.time()
     result = runtime.process(message.value, message.key, partition, offset, now)
     if result.dead_letters:
@@ -126,29 +137,95 @@ async def _flush(
     live_app: LiveApp, stream: Any, partition: int, now: float, unacked: dict[int, list[Any]]
 ) -> None:
     """Wait for the partition's dead letters, write its chunks to its own changelog
-    partition and wait for them, then ack its records.
+    partition and wait for them, write the snapshots that are due, then ack its records.
 
-    The write goes through ``send_changelog`` with an explicit partition (not ``table[key]``),
+    The caller holds the partition's lock (:func:`_lock`): no record of the partition is
+    decided while this runs, so none is decided under a horizon not yet on the broker.
+    Writes go through ``send_changelog`` with an explicit partition (not ``table[key]``),
     so the idle-flush timer can checkpoint too; the changelog partition equals the source
     partition, as Faust's own table writes would choose.
     """
+    events = unacked.pop(partition, [])
     # Dead letters first: once a chunk covers a record, a replay no longer re-emits the
     # record's letters, so they must be on the broker before the chunk is written.
     letters = live_app.extras["letters"].pop(partition, None)
     if letters:
         await asyncio.gather(*letters)
-    table = live_app.table
-    sent = []
-    for chunk in live_app.runtime.take_chunks(partition, now):
-        value = chunk.encode()
-        table.data[chunk.key] = value  # Faust may not re-read the changelog on reassignment
-        sent.append(table.send_changelog(partition, chunk.key, value))
+    runtime = live_app.runtime
+    sent = [_write(live_app, partition, chunk.key, chunk.encode())
+            for chunk in runtime.take_chunks(partition, now)]
     # The records are acked (and so may be committed) only once the broker holds their
     # checkpoint: Faust's own flush before a commit gives up after a short wait.
     if sent:
         await asyncio.gather(*sent)
-    for pending in unacked.pop(partition, []):
+    stale = runtime.retention.stale.pop(partition, [])  # left by a crash (see checkpoint.py)
+    if stale:
+        log.info("tombstoning %d superseded checkpoint keys of partition %d", len(stale),
+                 partition)
+        await asyncio.gather(*(_write(live_app, partition, key, None) for key in stale))
+    snaps = runtime.take_snapshots(partition, now)
+    for snap in snaps:
+        await _write_snapshot(live_app, snap)
+    if sent or stale or snaps:
+        # One record on its own last: the local Tansu broker answers ListOffsets with the
+        # last batch's first offset + 1, so Faust's recovery (which reads up to that) would
+        # miss the rest of a last batch of several records (measured; Kafka is exact).
+        await _write(live_app, partition, f"{partition}:end", b"1")
+    for pending in events:
         await stream.ack(pending)
+
+
+def _write(live_app: LiveApp, partition: int, key: str, value: bytes | None) -> Any:
+    """One changelog record (``None``: a tombstone); also kept in the local table."""
+    table = live_app.table
+    if value is None:
+        table.data.pop(key, None)
+    else:
+        table.data[key] = value  # Faust may not re-read the changelog on reassignment
+    return table.send_changelog(partition, key, value)
+
+
+async def _write_snapshot(live_app: LiveApp, snap: SnapshotWrite) -> None:
+    """Parts, then the manifest, then the tombstones, each acknowledged before the next.
+
+    Parts go one at a time (each its own batch: see the note on Tansu in :func:`_flush`),
+    so that a restore after a crash between parts sees them all and tombstones them.
+    """
+    p = snap.partition
+    half = len(snap.parts) // 2
+    for i, (key, value) in enumerate(snap.parts):
+        if i == half and half:
+            await _test_pause(live_app, "between_parts", snap)
+        await _write(live_app, p, key, value)
+    await _write(live_app, p, *snap.manifest)
+    await _test_pause(live_app, "before_tombstones", snap)
+    half = len(snap.tombstones) // 2
+    await asyncio.gather(*(_write(live_app, p, k, None) for k in snap.tombstones[:half]))
+    if half:
+        await _test_pause(live_app, "between_tombstones", snap)
+    await asyncio.gather(*(_write(live_app, p, k, None) for k in snap.tombstones[half:]))
+    log.info("snapshot of province %s (partition %d): %d parts, %d facts kept, %d evicted, "
+             "%d keys tombstoned", snap.province, p, len(snap.parts), snap.kept, snap.evicted,
+             len(snap.tombstones))
+
+
+async def _test_pause(live_app: LiveApp, point: str, snap: SnapshotWrite) -> None:
+    """Test hook (setting ``worker_snapshot_pause``): stop here once, for a ``kill -9``."""
+    if live_app.settings.worker_snapshot_pause != point or live_app.extras.get("paused"):
+        return
+    live_app.extras["paused"] = point
+    live_app.runtime.stats["snapshot_paused"] = 1
+    log.warning("test hook: snapshot of province %s (partition %d) paused at %s",
+                snap.province, snap.partition, point)
+    await asyncio.Event().wait()
+
+
+def _lock(live_app: LiveApp, partition: int) -> asyncio.Lock:
+    locks: dict[int, asyncio.Lock] = live_app.extras.setdefault("locks", {})
+    lock = locks.get(partition)
+    if lock is None:
+        lock = locks[partition] = asyncio.Lock()
+    return lock
 
 
 def idle_flusher(live_app: LiveApp) -> Any:
@@ -163,6 +240,8 @@ def idle_flusher(live_app: LiveApp) -> Any:
         runtime = live_app.runtime
         for partition in list(runtime.pending):
             if partition in runtime.loaded and runtime.flush_due(partition, now):
-                await _flush(live_app, stream, partition, now, unacked)
+                async with _lock(live_app, partition):
+                    if runtime.flush_due(partition, now):
+                        await _flush(live_app, stream, partition, now, unacked)
 
     return flush_idle

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ class Workers:
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
+        self.extra_env: dict[str, str] = {}  # more ANTT_ settings for the next start
 
     def env(self) -> dict[str, str]:
         s = self.settings
@@ -111,6 +113,7 @@ class Workers:
             "ANTT_LIVE_FLUSH_INTERVAL_S": str(s.live_flush_interval_s),
             "ANTT_WORKER_SESSION_TIMEOUT_S": str(s.worker_session_timeout_s),
         })
+        env.update(self.extra_env)
         return env
 
     def start(self, name: str) -> int:
@@ -178,3 +181,62 @@ def committed_offsets(settings: Settings) -> dict[int, int]:
         admin.close()
     return {tp.partition: meta.offset for tp, meta in offsets.items()
             if tp.topic == settings.events_topic and meta.offset >= 0}
+
+
+def window_phases(
+    events: list[dict[str, Any]], horizon: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split a scenario at the acceptance horizon into what was sent before and after it.
+
+    Before: every event recorded before ``horizon``. After: those recorded since, minus what
+    the live counters document as not honoured once the originals left memory (corrections
+    of events recorded before the horizon; state changes of a report already resolved
+    before it), so that the ground truth of ``before + after`` is what the live API must show.
+    """
+    old = [e for e in events if datetime.fromisoformat(e["recorded_at"]) < horizon]
+    old_ids = {e["event_id"] for e in old}
+    closed = {e["incident_id"] for e in old if e["event_type"] == "report_resolved"}
+    lifecycle = {"report_received", "deadline_extended", "report_resolved", "report_resumed"}
+    new = [
+        e for e in events
+        if datetime.fromisoformat(e["recorded_at"]) >= horizon
+        and e.get("corrects_event_id") not in old_ids
+        and not (e["event_type"] in lifecycle and e["incident_id"] in closed)
+    ]
+    return old, new
+
+
+def changelog_latest(settings: Settings, timeout: float = 30) -> dict[str, bytes | None]:
+    """Latest value of every key ever written to the worker's checkpoint changelog (``None``:
+    a tombstone): what log compaction converges to."""
+    return dict(changelog_records(settings, timeout))
+
+
+def changelog_records(settings: Settings, timeout: float = 30) -> list[tuple[str, bytes | None]]:
+    """Every record of the worker's checkpoint changelog, in order per partition."""
+
+    async def run() -> list[tuple[str, bytes | None]]:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        topic = f"{settings.worker_id}-live_facts_by_province-changelog"
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning()
+            ends = await consumer.end_offsets(tps)
+            latest: list[tuple[str, bytes | None]] = []
+            deadline = time.monotonic() + timeout
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"changelog {topic} not read in {timeout} s")
+                for msgs in (await consumer.getmany(timeout_ms=500)).values():
+                    for m in msgs:
+                        latest.append((orjson.loads(m.key), m.value))  # keys: JSON strings
+            return latest
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())

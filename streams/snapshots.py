@@ -1,0 +1,164 @@
+"""Per-province snapshots and eviction for the worker's :class:`~streams.runtime.Runtime`.
+
+The record format and the crash argument are in ``streams/checkpoint.py``; what leaves
+memory, and what the acceptance horizon means, in ``streams/logic/retention.py``. This module
+keeps the bookkeeping (which chunks and parts a province's current snapshot supersedes, the
+frozen counters, the horizon) and builds the records to write; the agent writes them in order
+(parts, then manifest, then tombstones), each group acknowledged before the next.
+No Kafka here: tested with plain dicts as the table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from streams import checkpoint
+from streams.logic.facts import Fact, from_json
+from streams.logic.retention import MIN_WINDOW_DAYS, Frozen, evict, horizon_at
+from streams.logic.state import ProvinceState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Policy:
+    """When to snapshot and what to evict (0 turns a rule off)."""
+
+    window_days: float = 0.0  # acceptance window; 0: keep every fact, refuse nothing
+    every_chunks: int = 0  # snapshot after this many chunks of a province; 0: never
+    min_facts: int = 50_000  # ... or this many new facts, and at least half the kept ones
+    part_bytes: int = 512 * 1024
+
+    def __post_init__(self) -> None:
+        if 0 < self.window_days < MIN_WINDOW_DAYS:
+            raise ValueError(f"an acceptance window of {self.window_days} days is too short: "
+                             f"0 (keep every fact) or at least {MIN_WINDOW_DAYS} days")
+
+
+@dataclass
+class SnapshotWrite:
+    """The records of one snapshot, in the order they must reach the broker."""
+
+    partition: int
+    province: str
+    parts: list[tuple[str, bytes]]
+    manifest: tuple[str, bytes]
+    tombstones: list[str]
+    evicted: int = 0
+    kept: int = 0
+
+
+@dataclass
+class Province:
+    """Retention bookkeeping of one province."""
+
+    snap_seq: int = 0  # chunks with seq < snap_seq are in the current snapshot
+    snap_parts: int = 0  # parts of the current snapshot (0: none yet)
+    chunks_since: int = 0
+    facts_since: int = 0
+    horizon: float | None = None
+    frozen: Frozen = field(default_factory=Frozen)
+
+
+class Retention:
+    def __init__(self, policy: Policy, stats: dict[str, int]):
+        self.policy = policy
+        self.provinces: dict[str, Province] = {}
+        self.stale: dict[int, list[str]] = {}  # partition -> keys to tombstone
+        self.stats = stats
+        for name in ("snapshots", "evicted_facts", "tombstones", "outside_window"):
+            stats.setdefault(name, 0)
+
+    def horizon(self, province: str) -> float | None:
+        p = self.provinces.get(province)
+        return p.horizon if p is not None else None
+
+    def wrote_chunks(self, province: str, chunks: list[checkpoint.Chunk]) -> None:
+        p = self.provinces.setdefault(province, Province())
+        p.chunks_since += len(chunks)
+        p.facts_since += sum(len(c.facts) for c in chunks)
+
+    def due(self, province: str, kept: int) -> bool:
+        p = self.provinces.get(province)
+        every = self.policy.every_chunks
+        if p is None or not every or not p.chunks_since:
+            return False
+        return p.chunks_since >= every or p.facts_since >= max(self.policy.min_facts, kept // 2)
+
+    def snapshot(
+        self, partition: int, state: ProvinceState, next_seq: int, now_ts: float
+    ) -> SnapshotWrite:
+        """Evict, then build the snapshot covering every chunk below ``next_seq``.
+
+        The caller must have taken the province's pending facts as chunks first (the
+        snapshot's ``wm`` is the state's), and must write nothing decided under the new
+        horizon before the manifest is acknowledged.
+        """
+        province = state.code
+        p = self.provinces.setdefault(province, Province())
+        evicted = 0
+        if self.policy.window_days > 0:
+            horizon = max(horizon_at(now_ts, self.policy.window_days),
+                          p.horizon if p.horizon is not None else float("-inf"))
+            evicted = evict(state, horizon, self.policy.window_days, p.frozen, now_ts)
+            p.horizon = horizon
+        body = {"frozen": p.frozen.to_json(), "facts": list(state.registry.values())}
+        parts, manifest = checkpoint.encode_snapshot(
+            partition, province, next_seq, state.watermark, p.horizon, body,
+            self.policy.part_bytes,
+        )
+        tombstones = [checkpoint.chunk_key(partition, province, seq)
+                      for seq in range(p.snap_seq, next_seq)]
+        tombstones += [checkpoint.part_key(partition, province, p.snap_seq, k)
+                       for k in range(p.snap_parts)]
+        rewritten = {key for key, _ in parts}  # a crash may have left parts of this seq
+        tombstones += [k for k in self.stale.pop(partition, []) if k not in rewritten]
+        p.snap_seq, p.snap_parts = next_seq, len(parts)
+        p.chunks_since = p.facts_since = 0
+        self.stats["snapshots"] += 1
+        self.stats["evicted_facts"] += evicted
+        self.stats["tombstones"] += len(tombstones)
+        return SnapshotWrite(partition, province, parts, manifest, tombstones, evicted,
+                             len(state.registry))
+
+    def restore(
+        self, state: ProvinceState, stored: checkpoint.Stored, now_ts: float
+    ) -> tuple[int, int]:
+        """Rebuild ``state`` from a stored snapshot + chunks; ``(facts replayed, next seq)``."""
+        p = self.provinces[state.code] = Province()
+        snap = stored.snapshot()
+        replayed = 0
+        if snap is not None:
+            manifest, body = snap
+            p.frozen = Frozen.from_json(body["frozen"])
+            p.frozen.install(state, now_ts)
+            p.horizon = manifest["horizon"]
+            p.snap_seq, p.snap_parts = manifest["seq"], manifest["parts"]
+            raw_facts = body.pop("facts")
+            for i in range(0, len(raw_facts), checkpoint.MAX_FACTS_PER_CHUNK):
+                facts: list[Fact] = from_json(raw_facts[i : i + checkpoint.MAX_FACTS_PER_CHUNK])
+                state.apply_many(facts, now_ts)
+            replayed += len(raw_facts)
+            state.watermark = max(state.watermark, manifest["wm"])
+        next_seq = p.snap_seq
+        for chunk in stored.chunks:
+            if chunk.seq < p.snap_seq:
+                continue
+            state.apply_many(chunk.facts, now_ts)
+            replayed += len(chunk.facts)
+            state.watermark = max(state.watermark, chunk.wm)
+            p.chunks_since += 1
+            p.facts_since += len(chunk.facts)
+            next_seq = chunk.seq + 1
+        stale = stored.superseded(state.code)
+        if stale:
+            self.stale.setdefault(stored.partition, []).extend(stale)
+        return replayed, next_seq
+
+    def drop(self, provinces: list[str], partitions: set[int]) -> None:
+        for province in provinces:
+            self.provinces.pop(province, None)
+        for partition in partitions:
+            self.stale.pop(partition, None)
+
