@@ -170,19 +170,6 @@ def test_in_order_stream_with_many_incidents() -> None:
     assert observed(reversed_state) == observed(state)
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)),
-    st.integers(-14 * 60, 14 * 60),
-)
-def test_epoch_seconds_is_timestamp_bit_for_bit(moment: datetime, offset_min: int) -> None:
-    from streams.logic.facts import epoch_seconds
-
-    aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_min)))
-    assert epoch_seconds(aware) == aware.timestamp()
-    assert epoch_seconds(aware) == aware.timestamp()  # second time: offset from the cache
-
-
 def test_to_fact_timestamps_of_validated_events() -> None:
     from schemas import validate_batch
     from schemas.examples import make_event
