@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,13 +174,11 @@ def test_in_order_stream_with_many_incidents() -> None:
 def test_to_fact_timestamps_of_validated_events() -> None:
     from schemas import validate_batch
     from schemas.examples import make_event
-    from streams.logic.facts import F_REC, to_fact
+    from streams.logic.facts import F_REC, to_fact, to_facts
 
     moment = datetime(2026, 11, 3, 23, 59, 59, 999_999, tzinfo=ICT)
     events = [make_event("report_received", occurred_at=moment - timedelta(days=d),
                          recorded_at=moment) for d in range(3)]
-    import orjson
-
     report = validate_batch(orjson.dumps(events), now=datetime.now(ICT))
     assert len(report.valid) == 3
     for event in report.valid:
@@ -187,3 +186,5 @@ def test_to_fact_timestamps_of_validated_events() -> None:
         assert fact[F_OCC] == event.occurred_at.timestamp()
         assert fact[F_REC] == event.recorded_at.timestamp()
         assert fact[F_ID] == event.event_id.hex
+    assert to_facts(report.valid, range(5, 8)) == [
+        to_fact(e, 5 + i) for i, e in enumerate(report.valid)]
