@@ -115,6 +115,8 @@ class Runtime:
             result = self._process(raw, key, partition, offset, now_ts, pending)
         except Exception as exc:
             log.exception("record %s[%d]@%d failed", self.topic, partition, offset)
+            if key is not None and _PROVINCE_KEY.match(key):
+                self._rebuild(key.decode(), offset, now_ts)
             result = RecordResult()
             reason = f"internal error: {type(exc).__name__}: {exc}"
             self._dead(result, reason, None, None, None, raw or b"", partition, offset)
@@ -193,6 +195,23 @@ class Runtime:
             else:
                 facts.append(to_fact(event, pos))
         return facts
+
+    def _rebuild(self, province: str, offset: int, now_ts: float) -> None:
+        """After a bug mid-record: the province's state again from its facts minus that
+        record's (a half-applied record would leave counters no restart could reproduce)."""
+        state = self.states.get(province)
+        if state is None:
+            return
+        first, end = offset * POS_STRIDE, (offset + 1) * POS_STRIDE
+        facts = [f for f in state.registry.values() if not first <= f[F_POS] < end]
+        fresh = ProvinceState(province, self.cal, state.rules)
+        fresh.watermark = state.watermark
+        frozen = self.retention.provinces.get(province)
+        if frozen is not None:
+            frozen.frozen.install(fresh, now_ts)
+        fresh.apply_many(facts, now_ts)
+        self.states[province] = fresh
+        self.stats["rebuilds"] = self.stats.get("rebuilds", 0) + 1
 
     def _inside_window(
         self, facts: list[Fact], state: ProvinceState, horizon: float, report: Any,
