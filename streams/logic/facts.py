@@ -105,54 +105,51 @@ def _canon(value: Any) -> str:
 
 
 def to_fact(event: Any, pos: int) -> Fact:
-    """Compact one validated event (attribute names of docs/architecture.md)."""
-    return to_facts((event,), (pos,))[0]
+    """Compact one validated event (attribute names of docs/architecture.md).
+
+    The worker's hot path after validation: strings shared through ``_CANONICAL`` inline,
+    the event id's hex as ``UUID.hex`` builds it (without its call), timestamps from
+    ``datetime.timestamp()`` (cheap for the validator's ``datetime.timezone`` offsets).
+    """
+    kind = KIND_OF_TYPE[event.event_type]
+    canonical = _CANONICAL
+    commune = event.commune_code
+    commune = canonical.get(commune) or _canon(commune)
+    corrects = event.corrects_event_id
+    a: Any = None
+    b: Any = None
+    c: Any = None
+    d: Any = None
+    if kind == RECEIVED:
+        a, b = event.crime_group, event.source_type
+        a, b = canonical.get(a) or _canon(a), canonical.get(b) or _canon(b)
+    elif kind == TRIAGED:
+        a = event.outcome
+        a = canonical.get(a) or _canon(a)
+    elif kind == RESOLVED:
+        a = event.decision
+        a = canonical.get(a) or _canon(a)
+    elif kind != FORWARDED and kind != RESUMED:
+        a, b, c, d = _payload(kind, event)
+    return (
+        pos,
+        "%032x" % event.event_id.int,  # noqa: UP031 (UUID.hex, without its call)
+        kind,
+        event.incident_id,
+        commune,
+        event.occurred_at.timestamp(),
+        event.recorded_at.timestamp(),
+        "%032x" % corrects.int if corrects is not None else None,  # noqa: UP031
+        a,
+        b,
+        c,
+        d,
+    )
 
 
 def to_facts(events: Iterable[Any], positions: Iterable[int]) -> list[Fact]:
-    """:func:`to_fact` of each event at its position: one call per record.
-
-    The hot path of the worker after validation: strings shared through ``_CANONICAL``
-    inline and the event id's hex as ``UUID.hex`` builds it. (Timestamps from
-    ``datetime.timestamp()``: cheap for the validator's ``datetime.timezone`` offsets.)
-    """
-    canonical, kinds = _CANONICAL, KIND_OF_TYPE
-    out = []
-    for event, pos in zip(events, positions, strict=True):
-        kind = kinds[event.event_type]
-        commune = event.commune_code
-        commune = canonical.get(commune) or _canon(commune)
-        corrects = event.corrects_event_id
-        a: Any = None
-        b: Any = None
-        c: Any = None
-        d: Any = None
-        if kind == RECEIVED:
-            a, b = event.crime_group, event.source_type
-            a, b = canonical.get(a) or _canon(a), canonical.get(b) or _canon(b)
-        elif kind == TRIAGED:
-            a = event.outcome
-            a = canonical.get(a) or _canon(a)
-        elif kind == RESOLVED:
-            a = event.decision
-            a = canonical.get(a) or _canon(a)
-        elif kind != FORWARDED and kind != RESUMED:
-            a, b, c, d = _payload(kind, event)
-        out.append((
-            pos,
-            "%032x" % event.event_id.int,  # noqa: UP031 (UUID.hex, without its call)
-            kind,
-            event.incident_id,
-            commune,
-            event.occurred_at.timestamp(),
-            event.recorded_at.timestamp(),
-            "%032x" % corrects.int if corrects is not None else None,  # noqa: UP031
-            a,
-            b,
-            c,
-            d,
-        ))
-    return out
+    """:func:`to_fact` of each event at its position."""
+    return [to_fact(event, pos) for event, pos in zip(events, positions, strict=True)]
 
 
 def _payload(kind: int, event: Any) -> tuple[Any, Any, Any, Any]:
