@@ -120,6 +120,8 @@ async def _count(
     message = event.message
     partition, offset = message.partition, message.offset
     runtime = live_app.runtime
+    if partition not in runtime.loaded:
+        return  # revoked while this waited for the partition's lock
     now = time.time()
     result = runtime.process(message.value, message.key, partition, offset, now)
     if result.dead_letters:
