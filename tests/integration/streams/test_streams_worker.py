@@ -107,7 +107,9 @@ def test_kill_9_mid_stream_then_restart_counts_exactly(
     check_truth(port, events)
     stats = workers.status("w1")["stats"]
     assert stats["restored_facts"] > 0  # state came back from the checkpoint chunks
-    assert stats["skipped"] > 0  # replayed positions already in a chunk were skipped
+    # (Whether some replayed positions were already in a chunk, and so skipped, depends on
+    # when the kill lands relative to the offset commit: the skip itself is proven without
+    # timing in tests/unit/streams/test_streams_logic.py::test_restore_from_chunks_then_...)
     assert stats["duplicates"] > 0  # resent records after the restart counted once
 
 
