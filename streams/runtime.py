@@ -102,17 +102,23 @@ class Runtime:
     # -- records -------------------------------------------------------------------------
 
     def process(
-        self, raw: bytes | None, key: bytes | None, partition: int, offset: int, now_ts: float
+        self, raw: bytes | None, key: bytes | None, partition: int, offset: int, now_ts: float,
+        record_ts: float | None = None,
     ) -> RecordResult:
         """Validate, dedup and count one source record; never raises, never stalls.
 
-        An unexpected error (a bug) dead-letters the whole record with the error as reason.
+        ``record_ts`` is the record's Kafka timestamp (seconds): the validator's "now" for
+        the future-time rule, as in the sink, so both give the same verdict on every replay
+        (``now_ts`` when the record has none). An unexpected error (a bug) dead-letters the
+        whole record with the error as reason.
         """
         pending = self.pending.setdefault(partition, Pending(last_flush=now_ts))
         pending.records += 1
         self.version += 1
         try:
-            result = self._process(raw, key, partition, offset, now_ts, pending)
+            result = self._process(raw, key, partition, offset, now_ts, pending,
+                                   record_ts if record_ts is not None and record_ts >= 0
+                                   else now_ts)
         except Exception as exc:
             log.exception("record %s[%d]@%d failed", self.topic, partition, offset)
             if key is not None and _PROVINCE_KEY.match(key):
@@ -136,6 +142,7 @@ class Runtime:
         offset: int,
         now_ts: float,
         pending: Pending,
+        validate_ts: float,
     ) -> RecordResult:
         result = RecordResult()
         if raw is None:
@@ -152,7 +159,7 @@ class Runtime:
         if home is not None and home != partition:
             self._misrouted(result, province, home, raw, partition, offset)
             return result
-        now = datetime.fromtimestamp(now_ts, UTC)
+        now = datetime.fromtimestamp(validate_ts, UTC)
         report = validate_batch(
             raw, now=now, expected_province=province, future_tolerance_s=self.future_tolerance_s
         )

@@ -123,7 +123,8 @@ async def _count(
     if partition not in runtime.loaded:
         return  # revoked while this waited for the partition's lock
     now = time.time()
-    result = runtime.process(message.value, message.key, partition, offset, now)
+    result = runtime.process(message.value, message.key, partition, offset, now,
+                             record_ts=message.timestamp)
     if result.dead_letters:
         sent = live_app.extras["letters"].setdefault(partition, [])
         for letter in result.dead_letters:

@@ -45,7 +45,7 @@ scram_user antt-gateway "$KAFKA_GATEWAY_PASSWORD"
 scram_user antt-producer "$KAFKA_PRODUCER_PASSWORD"
 scram_user antt-monitor "$KAFKA_MONITOR_PASSWORD"
 
-topic antt.events.v1 12 3 min.insync.replicas=2 cleanup.policy=delete retention.ms=7776000000 max.message.bytes=4194304 compression.type=producer unclean.leader.election.enable=false
+topic antt.events.v1 12 3 min.insync.replicas=2 cleanup.policy=delete retention.ms=7776000000 max.message.bytes=4194304 compression.type=producer unclean.leader.election.enable=false message.timestamp.type=LogAppendTime
 topic antt.events.dlq.v1 3 3 min.insync.replicas=2 cleanup.policy=delete retention.ms=2592000000 max.message.bytes=4194304 compression.type=producer unclean.leader.election.enable=false
 
 # antt-worker: reads events, writes dead letters, owns its Faust topics and its group.

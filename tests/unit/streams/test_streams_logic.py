@@ -116,6 +116,23 @@ def test_a_refused_record_is_dead_lettered_once_with_the_validators_reason(value
     assert not letters[0]["reason"].startswith("internal error"), letters[0]["reason"]
 
 
+def test_future_time_rule_uses_the_records_timestamp_like_the_sink() -> None:
+    """recorded_at 10 min after the record was produced: refused, even though the worker
+    reads it an hour later (its wall clock alone would accept it)."""
+    produced = NOW - timedelta(hours=1)
+    event = make_event("report_received", occurred_at=produced + timedelta(minutes=9))
+    assert datetime.fromisoformat(event["recorded_at"]) > produced + timedelta(seconds=300)
+    runtime = new_runtime()
+    value = orjson.dumps([event])
+    late = runtime.process(value, b"01", 0, 0, NOW.timestamp(),
+                           record_ts=produced.timestamp())
+    assert late.accepted == 0 and len(late.dead_letters) == 1
+    assert "future" in orjson.loads(late.dead_letters[0])["reason"]
+    on_time = new_runtime().process(value, b"01", 0, 0, NOW.timestamp(),
+                                    record_ts=(produced + timedelta(minutes=10)).timestamp())
+    assert on_time.accepted == 1
+
+
 def test_overdue_follows_the_clock() -> None:
     runtime = new_runtime()
     received = make_event("report_received", occurred_at=NOW - timedelta(days=15),
