@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     )
 
     # ClickHouse sink.
-    sink_batch_rows: int = Field(50_000, ge=1)
+    sink_batch_rows: int = Field(200_000, ge=1)
     sink_batch_seconds: float = Field(1.0, gt=0)
     sink_max_pending_rows: int = Field(500_000, ge=1, description="backpressure bound")
     sink_group_id: str = Field("antt-sink", description="Kafka consumer group of the sink")
