@@ -60,16 +60,9 @@ async def wait_until(check: Callable[[], Awaitable[bool] | bool], timeout: float
 
 @asynccontextmanager
 async def running_sink(settings: Settings) -> AsyncIterator[SinkConsumer]:
-    sink = build_sink(settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(sink.run(stop))
-    try:
+    """Build a sink for ``settings`` and run it until the block ends."""
+    async with running(build_sink(settings)) as sink:
         yield sink
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-        sink.writer.client.close()
-        sink.writer.lookup.close()
 
 
 async def caught_up(sink: SinkConsumer, settings: Settings) -> bool:
