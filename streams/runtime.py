@@ -91,7 +91,7 @@ class Runtime:
         self.version = 0  # bumped on every change
         self.stats = dict.fromkeys(
             ("records", "accepted", "duplicates", "skipped", "dead_letters", "restored_facts",
-             "chunks_written", "misrouted", "letters_truncated"), 0
+             "chunks_written", "misrouted", "letters_truncated", "rebuilds"), 0
         )
         self._misrouted_seen: set[tuple[str, int]] = set()
         self.retention = Retention(policy or Policy(), self.stats)
@@ -218,7 +218,7 @@ class Runtime:
             frozen.frozen.install(fresh, now_ts)
         fresh.apply_many(facts, now_ts)
         self.states[province] = fresh
-        self.stats["rebuilds"] = self.stats.get("rebuilds", 0) + 1
+        self.stats["rebuilds"] += 1
 
     def _inside_window(
         self, facts: list[Fact], state: ProvinceState, horizon: float, report: Any,

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -168,3 +169,25 @@ def truth_diffs(ch, settings: Settings, truth: dict, today) -> list[str]:  # noq
         diffs += compare({"periods": part["periods"], "backlog": part["backlog"]},
                          answer(part, code), f"provinces.{code}")
     return diffs
+
+
+def store_then_forget_migration_6(ch: Any, settings: Settings) -> None:
+    """Store 10 events, then drop migration 6 (a table with a backfill) and its record, as if
+    that version arrived only after the data."""
+    from datetime import UTC, datetime
+
+    from schemas.examples import make_event
+    from schemas.validate import validate_batch
+    from sinks.rows import Batch
+    from sinks.writer import Writer
+
+    events = [make_event("report_received") for _ in range(7)]
+    events += [make_event("report_resolved", decision="institute") for _ in range(3)]
+    batch = Batch("t", 0, 0, 0)
+    for i, event in enumerate(validate_batch(events, now=datetime.now(UTC)).valid):
+        batch.add(event.__dict__, i)
+    Writer(ch, settings).write(batch)
+    ch.command("DROP VIEW official_monthly_province_mv")
+    ch.command("DROP TABLE official_monthly_province")
+    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 6 "
+               "SETTINGS mutations_sync = 1")

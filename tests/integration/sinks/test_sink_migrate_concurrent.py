@@ -7,10 +7,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sink_helpers import store_then_forget_migration_6
 
 from antt.settings import Settings
-from schemas.examples import make_event
-from schemas.validate import validate_batch
 from sinks.client import make_client
 from sinks.migrate import (
     MigrationLockTimeoutError,
@@ -19,9 +18,7 @@ from sinks.migrate import (
     migrate,
     migration_lock,
 )
-from sinks.rows import Batch
 from sinks.service import prepare_database
-from sinks.writer import Writer
 
 pytestmark = pytest.mark.integration
 
@@ -78,17 +75,8 @@ def test_concurrent_starts_on_a_fresh_database_are_exact(isolated: Settings) -> 
 
 
 def test_concurrent_upgrades_backfill_exactly_once(sink_settings: Settings, ch) -> None:
-    events = [make_event("report_received") for _ in range(7)]
-    events += [make_event("report_resolved", decision="institute") for _ in range(3)]
-    batch = Batch("t", 0, 0, 0)
-    for i, event in enumerate(validate_batch(events, now=datetime.now(UTC)).valid):
-        batch.add(event.__dict__, i)
-    Writer(ch, sink_settings).write(batch)
     # As if version 6 (a table with a backfill) arrived with an upgrade of running sinks:
-    ch.command("DROP VIEW official_monthly_province_mv")
-    ch.command("DROP TABLE official_monthly_province")
-    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 6 "
-               "SETTINGS mutations_sync = 1")
+    store_then_forget_migration_6(ch, sink_settings)
     applied = _together(3, lambda _i: _with_client(sink_settings,
                                                   lambda c: migrate(c, sink_settings)))
     assert sorted(applied) == [[], [], [6]]

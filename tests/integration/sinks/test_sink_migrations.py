@@ -59,24 +59,10 @@ def test_every_table_and_view_exists(ch) -> None:
 
 
 def test_a_new_aggregate_is_backfilled_from_existing_data(sink_settings: Settings, ch) -> None:
-    from datetime import UTC, datetime
+    from sink_helpers import store_then_forget_migration_6
 
-    from schemas.examples import make_event
-    from schemas.validate import validate_batch
-    from sinks.rows import Batch
-    from sinks.writer import Writer
-
-    events = [make_event("report_received") for _ in range(7)]
-    events += [make_event("report_resolved", decision="institute") for _ in range(3)]
-    batch = Batch("t", 0, 0, 0)
-    for i, event in enumerate(validate_batch(events, now=datetime.now(UTC)).valid):
-        batch.add(event.__dict__, i)
-    Writer(ch, sink_settings).write(batch)
     # As if version 6 had not existed when the data came in:
-    ch.command("DROP VIEW official_monthly_province_mv")
-    ch.command("DROP TABLE official_monthly_province")
-    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 6 "
-               "SETTINGS mutations_sync = 1")
+    store_then_forget_migration_6(ch, sink_settings)
     assert migrate(ch, sink_settings) == [6]
     row = ch.query("SELECT sum(received), sum(resolved), sum(instituted) "
                    "FROM official_monthly_province").result_rows[0]
