@@ -1,6 +1,6 @@
 """Sampling profile of one ``antt worker`` counting a pre-filled topic (py-spy, no code changes).
 
-    python bench/stream_worker_profile.py [--quick] [--events N] [--top 30]
+    python bench/stream_worker_profile.py [--quick] [--events N] [--top 30] [--stacks FILE]
 
 Starts a Tansu memory broker on a free port, produces the benchmark's records
 (bench/stream_gen.py), starts one worker, attaches ``py-spy record`` (raw collapsed stacks)
@@ -77,6 +77,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--stacks", type=Path, default=None,
+                        help="also keep py-spy's raw collapsed stacks in this file")
     args = parser.parse_args()
     n_events = args.events or (150_000 if args.quick else 600_000)
     root = Path(f"/tmp/antt-stream-profile-{os.getpid()}")
@@ -108,6 +110,8 @@ def main() -> int:
         finally:
             worker.stop()
         summarise(raw, args.top)
+        if args.stacks is not None:
+            args.stacks.write_text(raw.read_text())
     finally:
         broker.stop()
     return 0

@@ -20,10 +20,11 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from antt.perf import gc_paused
-from schemas import validate_batch
+from schemas import MAX_BATCH_EVENTS, validate_batch
+from schemas.plain import plain_events
 from streams import checkpoint
 from streams.logic.calendar import LocalCalendar
-from streams.logic.facts import F_ID, F_POS, F_REC, POS_STRIDE, Fact, to_fact
+from streams.logic.facts import F_ID, F_POS, F_REC, POS_STRIDE, Fact, plain_fact, to_fact
 from streams.logic.state import ProvinceState
 from streams.snapshots import Policy, Retention, SnapshotWrite
 
@@ -160,11 +161,53 @@ class Runtime:
             self._misrouted(result, province, home, raw, partition, offset)
             return result
         now = datetime.fromtimestamp(validate_ts, UTC)
+        state = self._state(province, partition)
+        base = offset * POS_STRIDE
+        facts = self._plain_facts(raw, now, province, state, base, result)
+        if facts is None:
+            facts = self._validated_facts(raw, now, province, state, base, result,
+                                          partition, offset)
+        accepted = state.apply_many(facts, now_ts)
+        pending.facts.setdefault(province, []).extend(accepted)
+        result.accepted = len(accepted)
+        result.duplicates = len(facts) - len(accepted)
+        state.watermark = max(state.watermark, base + POS_STRIDE - 1)
+        pending.dirty.add(province)
+        pending.n_facts += result.accepted
+        return result
+
+    def _plain_facts(
+        self, raw: bytes, now: datetime, province: str, state: ProvinceState, base: int,
+        result: RecordResult,
+    ) -> list[Fact] | None:
+        """Facts of a record the validator's plain lane settles (``schemas/plain.py``: every
+        event valid, of this province, no legacy code), else ``None``. Also ``None`` when an
+        event falls outside the acceptance window: :meth:`_validated_facts` dead-letters it."""
+        events = plain_events(raw, now=now, expected_province=province,
+                              future_tolerance_s=self.future_tolerance_s,
+                              max_events=MAX_BATCH_EVENTS)
+        if events is None:
+            return None
+        watermark = state.watermark
+        facts = [plain_fact(event, pos) for pos, event in enumerate(events, base)
+                 if pos > watermark]
+        horizon = self.retention.horizon(province)
+        if horizon is not None:
+            registry = state.registry
+            if any(f[F_REC] < horizon and f[F_ID] not in registry for f in facts):
+                return None
+        result.skipped += len(events) - len(facts)
+        return facts
+
+    def _validated_facts(
+        self, raw: bytes, now: datetime, province: str, state: ProvinceState, base: int,
+        result: RecordResult, partition: int, offset: int,
+    ) -> list[Fact]:
+        """Facts of a record the validator judges event by event; its rejections and the
+        events outside the acceptance window dead-lettered."""
         report = validate_batch(
             raw, now=now, expected_province=province, future_tolerance_s=self.future_tolerance_s
         )
-        state = self._state(province, partition)
-        base = offset * POS_STRIDE
         for rej in report.rejected:
             if rej.index is None or base + rej.index > state.watermark:
                 self._dead(result, rej.reason, rej.path, rej.index, rej.event_id, rej.raw,
@@ -174,14 +217,7 @@ class Runtime:
         if horizon is not None and facts:
             facts = self._inside_window(facts, state, horizon, report, base, result,
                                         partition, offset)
-        accepted = state.apply_many(facts, now_ts)
-        pending.facts.setdefault(province, []).extend(accepted)
-        result.accepted = len(accepted)
-        result.duplicates = len(facts) - len(accepted)
-        state.watermark = max(state.watermark, base + POS_STRIDE - 1)
-        pending.dirty.add(province)
-        pending.n_facts += result.accepted
-        return result
+        return facts
 
     @staticmethod
     def _facts(report: Any, base: int, watermark: int, result: RecordResult) -> list[Fact]:

@@ -147,6 +147,57 @@ def to_fact(event: Any, pos: int) -> Fact:
     )
 
 
+def plain_fact(event: dict[str, Any], pos: int) -> Fact:
+    """:func:`to_fact` of an event from the validator's plain lane (``schemas/plain.py``): a
+    dict with the same field names, UUIDs as canonical text, enum members as their values."""
+    kind = KIND_OF_TYPE[event["event_type"]]
+    canonical = _CANONICAL
+    commune = event["commune_code"]
+    commune = canonical.get(commune) or _canon(commune)
+    corrects = event["corrects_event_id"]
+    a: Any = None
+    b: Any = None
+    c: Any = None
+    d: Any = None
+    if kind == RECEIVED:
+        a, b = event["crime_group"], event["source_type"]
+        a, b = canonical.get(a) or _canon(a), canonical.get(b) or _canon(b)
+    elif kind == TRIAGED:
+        a = event["outcome"]
+        a = canonical.get(a) or _canon(a)
+    elif kind == RESOLVED:
+        a = event["decision"]
+        a = canonical.get(a) or _canon(a)
+    elif kind != FORWARDED and kind != RESUMED:
+        a, b, c, d = _payload(kind, _Fields(event))
+    return (
+        pos,
+        event["event_id"].replace("-", ""),
+        kind,
+        event["incident_id"],
+        commune,
+        event["occurred_at"].timestamp(),
+        event["recorded_at"].timestamp(),
+        corrects.replace("-", "") if corrects is not None else None,
+        a,
+        b,
+        c,
+        d,
+    )
+
+
+class _Fields:
+    """A plain-lane dict read by attribute, for :func:`_payload` (the less frequent kinds)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self, event: dict[str, Any]):
+        self._event = event
+
+    def __getattr__(self, name: str) -> Any:
+        return self._event[name]
+
+
 def to_facts(events: Iterable[Any], positions: Iterable[int]) -> list[Fact]:
     """:func:`to_fact` of each event at its position."""
     return [to_fact(event, pos) for event, pos in zip(events, positions, strict=True)]
