@@ -33,7 +33,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from faust.worker import Worker
 
     from antt.kafka import ensure_topics
+    from antt.perf import fix_malloc_thresholds
     from streams.app import create_app
+
+    # Before the state grows: large transient blocks (records, chunks) in their own mmaps,
+    # not in the brk heap between long-lived objects (antt/perf.py, docs/operations.md).
+    fix_malloc_thresholds(settings.worker_malloc_threshold)
 
     # The live state is millions of small long-lived objects: with the default thresholds the
     # cyclic GC rescans them so often that it halves throughput (bench/stream_bench.py).
