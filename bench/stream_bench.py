@@ -5,7 +5,9 @@
 Starts its own Tansu broker (memory storage) on a free port, produces synthetic events as
 1000-event records keyed by province (bench/stream_gen.py), then measures, in the same run:
 
-1. baseline: raw aiokafka ``getmany`` + orjson parse of every record (no group, no work);
+1. baselines: raw aiokafka ``getmany`` + orjson parse + a count per province of every record
+   (no group, no work), over our 1000-event records, and over single-event records (the
+   baseline of the issue and of ../shared/platform.md, "~211k events/s" there);
 2. full path: one ``antt worker`` process (fresh consumer group each run) doing validation,
    dead-lettering, dedup, counters, incident state and checkpoint writes; events/s from its
    status endpoint between the first and the last record counted, and events per CPU second
@@ -76,7 +78,8 @@ def produce(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) 
 
 
 async def raw_consume(settings: Settings, topic: str, n_events: int) -> float:
-    """Events/s of aiokafka getmany + orjson.loads over the whole topic."""
+    """Events/s of aiokafka getmany + orjson.loads + a count per province over the whole
+    topic: records that are 1000-event arrays (ours) or single events (platform.md's)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
@@ -88,15 +91,32 @@ async def raw_consume(settings: Settings, topic: str, n_events: int) -> float:
         consumer.assign(parts)
         await consumer.seek_to_beginning()
         seen = 0
+        counts: dict[bytes, int] = {}
         started = time.perf_counter()
         while seen < n_events:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=100)
+            batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
             for messages in batches.values():
                 for m in messages:
-                    seen += len(orjson.loads(m.value))
+                    value = orjson.loads(m.value)
+                    n = len(value) if type(value) is list else 1
+                    counts[m.key] = counts.get(m.key, 0) + n
+                    seen += n
         return n_events / (time.perf_counter() - started)
     finally:
         await consumer.stop()
+
+
+SINGLE_TOPIC = "bench.single.v1"
+
+
+def single_event_records(records: list[tuple[bytes, bytes]], n: int) -> list[tuple[bytes, bytes]]:
+    """The first ``n`` events of ``records``, one per record (platform.md's baseline shape)."""
+    out: list[tuple[bytes, bytes]] = []
+    for key, value in records:
+        out.extend((key, orjson.dumps(event)) for event in orjson.loads(value))
+        if len(out) >= n:
+            break
+    return out[:n]
 
 
 class Worker:
@@ -303,6 +323,11 @@ def run(args: argparse.Namespace, n_events: int, root: Path, broker: Server) -> 
     print(f"produced in {took:.1f} s ({n_events / took:,.0f} events/s, kafka-python)")
     raw = [asyncio.run(raw_consume(settings, settings.events_topic, n_events))
            for _ in range(args.runs)]
+    singles = single_event_records(records, n_events // 3)
+    ensure_topics(settings.model_copy(update={"events_topic": SINGLE_TOPIC}))
+    produce(settings, SINGLE_TOPIC, singles)
+    single = [asyncio.run(raw_consume(settings, SINGLE_TOPIC, len(singles)))
+              for _ in range(args.runs)]
     rates = [worker_rate(settings, root, n_events, i) for i in range(args.runs)]
     full, per_cpu = [r[0] for r in rates], [r[1] for r in rates]
     pure = [in_process_rate(records, n_events) for _ in range(args.runs)]
@@ -310,6 +335,10 @@ def run(args: argparse.Namespace, n_events: int, root: Path, broker: Server) -> 
     print(f"raw aiokafka getmany + orjson: {raw_m:,.0f} events/s  (runs {_fmt(raw)})")
     print(f"full worker path:              {full_m:,.0f} events/s  (runs {_fmt(full)})")
     print(f"  ratio full/raw: {full_m / raw_m:.2f}  (target >= 0.5 and >= 100,000 events/s)")
+    single_m = statistics.median(single)
+    print(f"raw consume, one event per record ({len(singles):,} records; the issue's and "
+          f"platform.md's baseline, ~211,000 there): {single_m:,.0f} events/s  "
+          f"(runs {_fmt(single)}); ratio full/that: {full_m / single_m:.2f}")
     print(f"  per worker CPU second: {statistics.median(per_cpu):,.0f} events  "
           f"(runs {_fmt(per_cpu)}; the rate with a core of its own and no waiting)")
     print(f"in-process Runtime.process:    {statistics.median(pure):,.0f} events/s "

@@ -1,6 +1,7 @@
 """Sampling profile of one ``antt worker`` counting a pre-filled topic (py-spy, no code changes).
 
-    python bench/stream_worker_profile.py [--quick] [--events N] [--top 30] [--stacks FILE]
+    python bench/stream_worker_profile.py [--quick] [--events N] [--top 30] [--native]
+                                          [--stacks FILE]
 
 Starts a Tansu memory broker on a free port, produces the benchmark's records
 (bench/stream_gen.py), starts one worker, attaches ``py-spy record`` (raw collapsed stacks)
@@ -77,6 +78,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--native", action="store_true",
+                        help="sample C frames too (py-spy --native: shows the cyclic GC)")
     parser.add_argument("--stacks", type=Path, default=None,
                         help="also keep py-spy's raw collapsed stacks in this file")
     args = parser.parse_args()
@@ -98,8 +101,8 @@ def main() -> int:
             wait_for(lambda: worker.status() is not None, 120, every=0.1)
             raw = root / "stacks.txt"
             spy = subprocess.Popen([PY_SPY, "record", "--pid", str(worker.proc.pid),
-                                    "--rate", "200", "--nonblocking", "--format", "raw",
-                                    "--output", str(raw)],
+                                    "--rate", "200", "--format", "raw", "--output", str(raw),
+                                    *(["--native"] if args.native else ["--nonblocking"])],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             started = time.perf_counter()
             wait_for(lambda: (s := worker.status()) and s["stats"]["accepted"] >= n_events,
