@@ -168,8 +168,15 @@ def plain_fact(event: dict[str, Any], pos: int) -> Fact:
     elif kind == RESOLVED:
         a = event["decision"]
         a = canonical.get(a) or _canon(a)
-    elif kind != FORWARDED and kind != RESUMED:
-        a, b, c, d = _payload(kind, _Fields(event))
+    elif kind == ADMIN:
+        a, b = event["violations_detected"], event["violations_sanctioned"]
+        c, d = event["violators"], event["fine_vnd"]
+    elif kind == CLEARED:
+        a = _canon(event["crime_group"])
+    elif kind == APPREHENDED:
+        a, b = event["count"], _canon(event["crime_group"])
+    elif kind == EXTENDED:
+        a, b = _canon(event["extension"]), event["months"]
     return (
         pos,
         event["event_id"].replace("-", ""),
@@ -184,18 +191,6 @@ def plain_fact(event: dict[str, Any], pos: int) -> Fact:
         c,
         d,
     )
-
-
-class _Fields:
-    """A plain-lane dict read by attribute, for :func:`_payload` (the less frequent kinds)."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self, event: dict[str, Any]):
-        self._event = event
-
-    def __getattr__(self, name: str) -> Any:
-        return self._event[name]
 
 
 def to_facts(events: Iterable[Any], positions: Iterable[int]) -> list[Fact]:
