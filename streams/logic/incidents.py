@@ -1,10 +1,13 @@
 """Incident state: what a crime report contributes through its state, whatever the order.
 
 :func:`evaluate` is a pure function of an incident's *active* state-changing facts (received,
-extended, resolved, resumed: ``facts.INCIDENT_KINDS``). It walks them in ``occurred_at``
-order, so a resolution that arrived before its report, or a late extension, gives the same
-result as the in-order stream. What a fact counts on its own (``received``, ``resolved``, the
-decision...) is ``facts.direct_slots``; :class:`Derived` holds the rest:
+extended, resolved, resumed: ``facts.INCIDENT_KINDS``). It walks them in the order of
+:func:`sort_key` (``occurred_at`` to the millisecond, then event type, then ``event_id``: the
+order of the ClickHouse view ``incidents_current``), so a resolution that arrived before its
+report, or a late extension, gives the same result as the in-order stream, and events at the
+same instant are ordered as ClickHouse orders them. What a fact counts on its own
+(``received``, ``resolved``, the decision...) is ``facts.direct_slots``; :class:`Derived`
+holds the rest:
 
 - ``cells``: ``{(commune, occurred_ts, slot): delta}``: per resolution, ``resolved`` under the
   report's crime group and ``resolved_on_time`` (both need the report);
@@ -28,10 +31,9 @@ from streams.logic.facts import (
     F_A,
     F_B,
     F_COMMUNE,
+    F_ID,
     F_KIND,
     F_OCC,
-    F_POS,
-    F_REC,
     GROUP_RESOLVED,
     RECEIVED,
     RESOLVED,
@@ -56,8 +58,26 @@ class Derived:
 EMPTY = Derived()
 
 
-def sort_key(fact: Fact) -> tuple[float, float, int]:
-    return (fact[F_OCC], fact[F_REC], fact[F_POS])
+# Rank of each kind among a report's events at the same millisecond: the position of its
+# event_type in the list of the ClickHouse view incidents_current (sinks/ddl/0008), indexed by
+# kind (received, triaged, forwarded, extended, resolved, resumed; 0 for the other kinds, as
+# ClickHouse's indexOf answers for a type not in the list).
+RANK = (1, 2, 3, 4, 6, 5, 0, 0, 0)
+
+
+def occurred_ms(fact: Fact) -> int:
+    """``occurred_at`` as the sink stores it: milliseconds since the epoch, floored
+    (``sinks.encode.ms_ticks``). A fact keeps ``datetime.timestamp()``, the float nearest to
+    the whole number of microseconds over 10**6, so rounding ``ts * 10**6`` gives back those
+    microseconds exactly (the error stays under 0.5 µs until the year 2106)."""
+    return round(fact[F_OCC] * 1e6) // 1000
+
+
+def sort_key(fact: Fact) -> tuple[int, int, str]:
+    """The order of a report's events, the same live and in ClickHouse: ``occurred_at`` to
+    the millisecond, then :data:`RANK` (received, extended, resumed, resolved), then the event
+    id as text (the fact's hex sorts as ClickHouse's ``toString(event_id)``)."""
+    return (round(fact[F_OCC] * 1e6) // 1000, RANK[fact[F_KIND]], fact[F_ID])
 
 
 def evaluate(
@@ -93,6 +113,46 @@ def evaluate(
     open_entry = (commune, due) if _is_open(status, None) else None
     carry = tuple((commune, s) for s in starts if recv_day < s and _is_open(status, s))
     return Derived(cells, open_entry, carry)
+
+
+@dataclass(frozen=True)
+class Current:
+    """One report's state after all its facts, in the terms of ClickHouse's
+    ``incidents_current`` (``due_date``, ``is_open``, ``resolutions``); not on the hot path."""
+
+    due_day: int | None  # local day number of the due date in force; None without a report
+    is_open: bool
+    resolutions: tuple[tuple[str, str, bool], ...]  # (event id, decision, on time), in order
+
+    @property
+    def decision(self) -> str:
+        """The decision of the last resolution ('' when there is none), as the view's."""
+        return self.resolutions[-1][1] if self.resolutions else ""
+
+
+def current(facts: list[Fact], cal: LocalCalendar, rules: DueRules) -> Current:
+    """The walk of :func:`evaluate` over ``facts`` (sorted by :func:`sort_key`), keeping the
+    due date, the open flag and every resolution with its on-time flag."""
+    for recv in facts:
+        if recv[F_KIND] == RECEIVED:
+            break
+    else:  # no report: no due date, not open, no resolution on time
+        return Current(None, False, tuple(
+            (f[F_ID], f[F_A], False) for f in facts if f[F_KIND] == RESOLVED))
+    due = rules.initial_due(cal.day(recv[F_OCC]))
+    last = RECEIVED
+    resolutions = []
+    for f in facts:
+        kind = f[F_KIND]
+        if kind == RESOLVED:
+            resolutions.append((f[F_ID], f[F_A], cal.day(f[F_OCC]) <= due))
+            last = kind
+        elif kind == EXTENDED:
+            due = rules.extend(recv[F_OCC], due, f[F_A], f[F_B])
+        elif kind == RESUMED:
+            due = rules.resumed(f[F_OCC])
+            last = kind
+    return Current(due, last != RESOLVED, tuple(resolutions))
 
 
 def inserted(
