@@ -1,6 +1,6 @@
 """Streams benchmark: raw consume baseline vs the full worker path, latency and memory.
 
-    python bench/stream_bench.py [--quick] [--events N] [--runs 3]
+    python bench/stream_bench.py [--quick] [--events N] [--runs 3] [--worker-env ANTT_X=V]
 
 Starts its own Tansu broker (memory storage) on a free port, produces synthetic events as
 1000-event records keyed by province (bench/stream_gen.py), then measures, in the same run:
@@ -119,10 +119,15 @@ def single_event_records(records: list[tuple[bytes, bytes]], n: int) -> list[tup
     return out[:n]
 
 
+WORKER_ENV: dict[str, str] = {}
+"""Extra ``ANTT_*`` settings for every benchmarked worker (``--worker-env``: A/B of a knob)."""
+
+
 class Worker:
     def __init__(self, settings: Settings, name: str, logs: Path):
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+        env.update(WORKER_ENV)
         env.update({
             "ANTT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "ANTT_EVENTS_TOPIC": settings.events_topic,
@@ -300,7 +305,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer events, shorter latency run")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--worker-env", action="append", default=[], metavar="ANTT_X=VALUE",
+                        help="a setting for the benchmarked workers (repeatable)")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="baselines and worker rate only (no in-process, latency, memory)")
     args = parser.parse_args()
+    WORKER_ENV.update(item.split("=", 1) for item in args.worker_env)
     n_events = args.events or (150_000 if args.quick else 600_000)
     root = Path(f"/tmp/antt-stream-bench-{os.getpid()}")
     root.mkdir(parents=True, exist_ok=True)
@@ -319,7 +329,8 @@ def run(args: argparse.Namespace, n_events: int, root: Path, broker: Server) -> 
     took = produce(settings, settings.events_topic, records)
     print(f"conditions: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
           f"(other engineers share the CPU), {n_events} events in {len(records)} records of "
-          f"<=1000 events, {settings.topic_partitions} partitions, Tansu memory broker")
+          f"<=1000 events, {settings.topic_partitions} partitions, Tansu memory broker"
+          + (f", worker settings {WORKER_ENV}" if WORKER_ENV else ""))
     print(f"produced in {took:.1f} s ({n_events / took:,.0f} events/s, kafka-python)")
     raw = [asyncio.run(raw_consume(settings, settings.events_topic, n_events))
            for _ in range(args.runs)]
@@ -330,7 +341,6 @@ def run(args: argparse.Namespace, n_events: int, root: Path, broker: Server) -> 
               for _ in range(args.runs)]
     rates = [worker_rate(settings, root, n_events, i) for i in range(args.runs)]
     full, per_cpu = [r[0] for r in rates], [r[1] for r in rates]
-    pure = [in_process_rate(records, n_events) for _ in range(args.runs)]
     raw_m, full_m = statistics.median(raw), statistics.median(full)
     print(f"raw aiokafka getmany + orjson: {raw_m:,.0f} events/s  (runs {_fmt(raw)})")
     print(f"full worker path:              {full_m:,.0f} events/s  (runs {_fmt(full)})")
@@ -341,6 +351,9 @@ def run(args: argparse.Namespace, n_events: int, root: Path, broker: Server) -> 
           f"(runs {_fmt(single)}); ratio full/that: {full_m / single_m:.2f}")
     print(f"  per worker CPU second: {statistics.median(per_cpu):,.0f} events  "
           f"(runs {_fmt(per_cpu)}; the rate with a core of its own and no waiting)")
+    if args.throughput_only:
+        return 0
+    pure = [in_process_rate(records, n_events) for _ in range(args.runs)]
     print(f"in-process Runtime.process:    {statistics.median(pure):,.0f} events/s "
           f"(validate + dedup + counters, no Kafka)")
     lat = sorted(latency(settings, root, 10 if args.quick else 30))
