@@ -49,6 +49,8 @@ T0 = datetime(2026, 9, 1, 9, 30, tzinfo=ICT)
 # Textually ID_LOW < ID_HIGH; as 128-bit numbers split in halves they need not be.
 ID_LOW = "0000000f-0000-4000-8000-ffffffffffff"
 ID_HIGH = "f0000000-0000-4000-8000-000000000000"
+ID_LOW2 = "0000000e-0000-4000-8000-ffffffffffff"  # another pair (event ids are unique)
+ID_HIGH2 = "e0000000-0000-4000-8000-000000000000"
 ON_TIME = SLOT["resolved_on_time"]
 
 
@@ -94,10 +96,19 @@ def scenarios() -> dict[str, tuple[list[dict], dict]]:
     iid = _iid("together")  # same instant, recorded together: the old order was arrival's
     out["resolutions_recorded_together"] = ([
         _event("report_received", T0, 60, iid),
-        _event("report_resolved", at, 60, iid, decision="institute", event_id=ID_LOW),
-        _event("report_resolved", at, 60, iid, decision="decline", event_id=ID_HIGH),
+        _event("report_resolved", at, 60, iid, decision="institute", event_id=ID_LOW2),
+        _event("report_resolved", at, 60, iid, decision="decline", event_id=ID_HIGH2),
     ], {"due": date(2026, 9, 21), "open": False, "decision": "decline",
         "on_time": [True, True]})
+    iid = _iid("reext")  # extended, then resumed: open, due a month after the resumption
+    at = T0 + timedelta(days=40)  # (resumed first, the extension would add a month to that)
+    out["extension_and_resumption"] = ([
+        _event("report_received", T0, 60, iid),
+        _event("report_resolved", T0 + timedelta(days=4), 60, iid, decision="suspend",
+               suspension_reason="awaiting_documents"),
+        _event("deadline_extended", at, 120, iid, extension="procuracy", months=1),
+        _event("report_resumed", at, 60, iid),
+    ], {"due": date(2026, 11, 11), "open": True, "decision": "suspend", "on_time": [True]})
     iid = _iid("early")  # a resolution recorded before its report, same occurred_at
     out["resolution_recorded_before_report"] = ([
         _event("report_received", T0, 120, iid),
@@ -174,6 +185,9 @@ def test_every_arrival_order_gives_the_documented_state(name: str) -> None:
         if seen is None:
             seen = now
             assert live_report(state) == expected
+            overdue = expected["open"] and expected["due"] < NOW.date()
+            assert state.backlog.at(state.cal.day(NOW.timestamp())) == {
+                "open": int(expected["open"]), "overdue": int(overdue)}
         assert now == seen, f"arrival order {[f[F_KIND] for f in order]} changes the figures"
 
 
