@@ -22,6 +22,7 @@ import pytest
 
 from antt.settings import Settings
 from schemas.validate import validate_batch
+from sinks.migrate import load_migrations, migrate
 from sinks.rows import Batch
 from sinks.writer import Writer
 from streams.logic import incidents as inc
@@ -81,13 +82,8 @@ def _clickhouse(ch) -> dict[str, dict]:  # noqa: ANN001
     return out
 
 
-def test_incidents_current_orders_same_instant_events_as_live(sink_settings: Settings,
-                                                              ch) -> None:  # noqa: ANN001
-    cases = {**scenarios(), **_ties(12)}
-    rng = random.Random(4)
-    writer = Writer(ch, sink_settings)
-    for events, _expected in cases.values():
-        _store(writer, events, rng)
+def _differ(ch, cases: dict) -> dict:  # noqa: ANN001
+    """Reports whose incidents_current row is not the live state: name -> (view, live)."""
     stored = _clickhouse(ch)
     assert len(stored) == len(cases)
     differ = {}
@@ -98,7 +94,24 @@ def test_incidents_current_orders_same_instant_events_as_live(sink_settings: Set
         got = stored[events[0]["incident_id"]]
         if got != live:
             differ[name] = (got, live)
+    return differ
+
+
+def _stored_cases(ch, settings: Settings) -> dict:  # noqa: ANN001
+    cases = {**scenarios(), **_ties(12)}
+    rng = random.Random(4)
+    writer = Writer(ch, settings)
+    for events, _expected in cases.values():
+        _store(writer, events, rng)
+    return cases
+
+
+def test_incidents_current_orders_same_instant_events_as_live(sink_settings: Settings,
+                                                              ch) -> None:  # noqa: ANN001
+    cases = _stored_cases(ch, sink_settings)
+    differ = _differ(ch, cases)
     assert not differ, f"incidents_current != live for {sorted(differ)}: {differ}"
+    stored = _clickhouse(ch)
     # The views that read incidents_current (0005) read the replaced one.
     assert ch.command("SELECT sum(open) FROM backlog_current") == sum(
         s["open"] for s in stored.values())
@@ -106,3 +119,23 @@ def test_incidents_current_orders_same_instant_events_as_live(sink_settings: Set
                        "GROUP BY period_type").result_rows
     assert by_type and {n for _t, n in by_type} == {
         sum(sum(s["on_time"]) for s in stored.values())}
+
+
+def test_migration_8_upgrades_a_database_of_versions_1_to_7(sink_settings: Settings,
+                                                            ch) -> None:  # noqa: ANN001
+    """Data stored under the 0003 view; migration 8 then makes it agree with live, once."""
+    cases = _stored_cases(ch, sink_settings)
+    (old_view,) = [sql for sql in next(m for m in load_migrations() if m.version == 3)
+                   .statements(sink_settings.clickhouse_database, sink_settings.timezone)
+                   if ".incidents_current AS" in sql]
+    ch.command(old_view.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"))
+    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 8 "
+               "SETTINGS mutations_sync = 1")
+    assert _differ(ch, cases), "the 0003 view should order some ties otherwise"
+    assert migrate(ch, sink_settings) == [8]
+    assert not _differ(ch, cases)
+    assert migrate(ch, sink_settings) == []
+    (new_view,) = next(m for m in load_migrations() if m.version == 8).statements(
+        sink_settings.clickhouse_database, sink_settings.timezone)
+    ch.command(new_view)  # idempotent when run again by hand
+    assert not _differ(ch, cases)
