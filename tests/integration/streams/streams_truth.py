@@ -7,6 +7,7 @@ streams unit tests (property test) and integration tests (real broker and worker
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
@@ -46,8 +47,20 @@ def _incidents(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         if e["event_type"] in lifecycle:
             out[e["incident_id"]].append(e)
     for evs in out.values():
-        evs.sort(key=lambda e: (_when(e), datetime.fromisoformat(e["recorded_at"])))
+        evs.sort(key=_order)
     return out
+
+
+_RANK = {kind: rank for rank, kind in enumerate(
+    ["report_received", "report_triaged", "report_forwarded", "deadline_extended",
+     "report_resumed", "report_resolved"])}
+
+
+def _order(e: dict[str, Any]) -> tuple[datetime, int, str]:
+    """docs/live-api.md: occurred_at to the millisecond, then event type, then event_id text."""
+    when = _when(e)
+    return (when.replace(microsecond=when.microsecond // 1000 * 1000), _RANK[e["event_type"]],
+            str(uuid.UUID(e["event_id"])))
 
 
 def _due_at(evs: list[dict[str, Any]], moment: datetime) -> tuple[dict | None, date | None]:

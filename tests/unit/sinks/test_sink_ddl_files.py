@@ -20,6 +20,7 @@ def test_every_statement_is_idempotent_and_filled_in() -> None:
                 assert re.search(r"\(SELECT count\(\) FROM \S+\) = 0", statement)
                 continue
             assert re.match(r"CREATE (DATABASE|TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS "
+                            r"|CREATE OR REPLACE VIEW "
                             r"|ALTER TABLE \S+\s+ADD (INDEX|COLUMN) IF NOT EXISTS ",
                             statement), statement[:80]
             assert "{db}" not in statement and "{tz}" not in statement
