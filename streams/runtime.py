@@ -14,7 +14,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 import orjson
 from aiokafka.partitioner import murmur2
@@ -26,7 +26,7 @@ from streams import checkpoint
 from streams.logic.calendar import LocalCalendar
 from streams.logic.facts import F_ID, F_POS, F_REC, POS_STRIDE, Fact, plain_fact, to_fact
 from streams.logic.state import ProvinceState
-from streams.snapshots import Policy, Retention, SnapshotWrite
+from streams.snapshots import Policy, Retention, SnapshotJob, SnapshotWrite
 
 log = logging.getLogger(__name__)
 _PROVINCE_KEY = re.compile(rb"^[0-9]{2}$")
@@ -377,10 +377,20 @@ class Runtime:
         self.stats["chunks_written"] += len(chunks)
         return chunks
 
-    def take_snapshots(self, partition: int, now_ts: float) -> list[SnapshotWrite]:
-        """Snapshots due on ``partition`` (call right after :meth:`take_chunks`)."""
+    @overload
+    def take_snapshots(self, partition: int, now_ts: float) -> list[SnapshotWrite]: ...
+    @overload
+    def take_snapshots(
+        self, partition: int, now_ts: float, build: Literal[False]
+    ) -> list[SnapshotJob]: ...
+    def take_snapshots(
+        self, partition: int, now_ts: float, build: bool = True
+    ) -> list[SnapshotWrite] | list[SnapshotJob]:
+        """Snapshots due on ``partition`` (call right after :meth:`take_chunks`), built here
+        or, with ``build=False``, to be built by the caller (``SnapshotJob.build_async``:
+        the worker's event loop keeps running meanwhile; in the order given)."""
         pending = self.pending.get(partition)
-        out = []
+        jobs = []
         for province, part in sorted(self.partition_of.items()):
             state = self.states.get(province)
             if part != partition or state is None:
@@ -388,9 +398,9 @@ class Runtime:
             if pending is not None and pending.facts.get(province):
                 continue  # facts not in a chunk yet: not covered by the state's watermark
             if self.retention.due(province, len(state.registry)):
-                out.append(self.retention.snapshot(
-                    partition, state, self.next_seq.get(province, 0), now_ts))
-        return out
+                jobs.append(SnapshotJob(self.retention, partition, state,
+                                        self.next_seq.get(province, 0), now_ts))
+        return [job.build() for job in jobs] if build else jobs
 
     # -- partitions ----------------------------------------------------------------------
 

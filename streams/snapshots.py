@@ -10,15 +10,47 @@ No Kafka here: tested with plain dicts as the table.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from streams import checkpoint
 from streams.logic.facts import Fact, from_json
-from streams.logic.retention import MIN_WINDOW_DAYS, Frozen, evict, horizon_at
+from streams.logic.retention import (
+    MIN_WINDOW_DAYS,
+    Frozen,
+    Steps,
+    T,
+    drive,
+    evict_steps,
+    horizon_at,
+)
 from streams.logic.state import ProvinceState
 
 log = logging.getLogger(__name__)
+LOOP_BUDGET_S = 0.01  # how long a snapshot holds the event loop between two yields (about)
+
+
+async def drive_async(steps: Steps[T], budget_s: float = LOOP_BUDGET_S) -> T:
+    """Run ``steps`` (see ``streams/logic/retention.py``) on the event loop, letting it run
+    once ``budget_s`` has passed since it last did; a yielded callable (pure CPU work that
+    releases the GIL: zlib, SHA-256) runs in a thread meanwhile. Another task may wait up to
+    about twice ``budget_s`` (this one may run first in the loop's turn where it is due)."""
+    result: object = None
+    last = time.perf_counter()
+    while True:
+        try:
+            item = steps.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        result = None
+        if callable(item):
+            result = await asyncio.to_thread(item)
+            last = time.perf_counter()
+        elif time.perf_counter() - last >= budget_s:
+            await asyncio.sleep(0)
+            last = time.perf_counter()
 
 
 @dataclass
@@ -47,6 +79,25 @@ class SnapshotWrite:
     tombstones: list[str]
     evicted: int = 0
     kept: int = 0
+
+
+@dataclass
+class SnapshotJob:
+    """A snapshot found due and not built yet: :meth:`build` it at once, or
+    :meth:`build_async` it while the event loop keeps running."""
+
+    retention: Retention
+    partition: int
+    state: ProvinceState
+    next_seq: int
+    now_ts: float
+
+    def build(self) -> SnapshotWrite:
+        return self.retention.snapshot(self.partition, self.state, self.next_seq, self.now_ts)
+
+    async def build_async(self) -> SnapshotWrite:
+        return await self.retention.snapshot_async(self.partition, self.state, self.next_seq,
+                                                   self.now_ts)
 
 
 @dataclass
@@ -95,16 +146,36 @@ class Retention:
         snapshot's ``wm`` is the state's), and must write nothing decided under the new
         horizon before the manifest is acknowledged.
         """
+        return drive(self.snapshot_steps(partition, state, next_seq, now_ts))
+
+    async def snapshot_async(
+        self, partition: int, state: ProvinceState, next_seq: int, now_ts: float,
+        budget_s: float = LOOP_BUDGET_S,
+    ) -> SnapshotWrite:
+        """:meth:`snapshot` without holding the event loop more than about ``budget_s`` at a
+        time (same records). Until it returns, nothing else may change ``state``'s facts:
+        the worker holds the partition's lock, so that partition's records wait."""
+        return await drive_async(self.snapshot_steps(partition, state, next_seq, now_ts),
+                                 budget_s)
+
+    def snapshot_steps(
+        self, partition: int, state: ProvinceState, next_seq: int, now_ts: float
+    ) -> Steps[SnapshotWrite]:
+        """:meth:`snapshot` in steps (``streams/logic/retention.py``'s :data:`Steps`)."""
         province = state.code
         p = self.provinces.setdefault(province, Province())
         evicted = 0
         if self.policy.window_days > 0:
             horizon = max(horizon_at(now_ts, self.policy.window_days),
                           p.horizon if p.horizon is not None else float("-inf"))
-            evicted = evict(state, horizon, self.policy.window_days, p.frozen, now_ts)
+            evicted = yield from evict_steps(state, horizon, self.policy.window_days,
+                                             p.frozen, now_ts)
             p.horizon = horizon
+        # A copy taken in one step (facts are immutable tuples, the frozen rows are copied):
+        # what is encoded cannot change while the event loop runs between the steps.
         body = {"frozen": p.frozen.to_json(), "facts": list(state.registry.values())}
-        parts, manifest = checkpoint.encode_snapshot(
+        kept = len(body["facts"])
+        parts, manifest = yield from checkpoint.encode_snapshot_steps(
             partition, province, next_seq, state.watermark, p.horizon, body,
             self.policy.part_bytes,
         )
@@ -119,8 +190,7 @@ class Retention:
         self.stats["snapshots"] += 1
         self.stats["evicted_facts"] += evicted
         self.stats["tombstones"] += len(tombstones)
-        return SnapshotWrite(partition, province, parts, manifest, tombstones, evicted,
-                             len(state.registry))
+        return SnapshotWrite(partition, province, parts, manifest, tombstones, evicted, kept)
 
     def restore(
         self, state: ProvinceState, stored: checkpoint.Stored, now_ts: float

@@ -166,8 +166,15 @@ async def _flush(
         log.info("tombstoning %d superseded checkpoint keys of partition %d", len(stale),
                  partition)
         await asyncio.gather(*(_write(live_app, partition, key, None) for key in stale))
-    snaps = runtime.take_snapshots(partition, now)
-    for snap in snaps:
+    snaps = runtime.take_snapshots(partition, now, build=False)
+    for job in snaps:
+        # Built in steps: the event loop (other partitions, the live API) runs meanwhile;
+        # this partition's records wait for its lock, so its state cannot change.
+        snap = await job.build_async()
+        if runtime.states.get(snap.province) is not job.state:
+            log.info("snapshot of province %s not written: partition %d was revoked while "
+                     "it was built", snap.province, partition)
+            continue
         await _write_snapshot(live_app, snap)
     if sent or stale or snaps:
         # One record on its own last: the local Tansu broker answers ListOffsets with the

@@ -26,14 +26,16 @@ forward, and only together with a snapshot, see ``streams/checkpoint.py``):
   report whose facts were evicted counts its own figures but does not change that report's
   state (see docs/live-api.md).
 
-Pure logic: no Kafka, time is a parameter.
+Pure logic: no Kafka, time is a parameter. Eviction also comes cut into steps
+(:func:`evict_steps`, a generator; :data:`Steps`), so that the worker can let its event loop
+run between them while it snapshots a big province (``streams/snapshots.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from streams.logic import incidents as inc
 from streams.logic.calendar import LocalCalendar
@@ -49,6 +51,13 @@ from streams.logic.facts import (
     Fact,
 )
 from streams.logic.state import ProvinceState
+
+T = TypeVar("T")
+Steps = Generator[Callable[[], Any] | None, Any, T]
+"""Work cut into steps: a generator that yields ``None`` where the event loop may run in
+between, or a callable (pure CPU work that releases the GIL: zlib, hashlib) to be run and
+its result sent back; it returns its value at the end (see :func:`drive`)."""
+SLICE = 1000  # facts per step: a few milliseconds each
 
 DAY_S = 86_400.0
 MIN_WINDOW_DAYS = 40  # > the longest period that can start after the horizon (a month)
@@ -91,10 +100,11 @@ class Frozen:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "day": [[c, d, row] for (c, d), row in self.day_cells.items()],
-            "month": [[c, m, row] for (c, m), row in self.month_cells.items()],
-            "prov_day": [[d, row] for d, row in self.prov_day.items()],
-            "prov_month": [[m, row] for m, row in self.prov_month.items()],
+            # copies of the rows: a snapshot encodes them while the event loop runs
+            "day": [[c, d, list(row)] for (c, d), row in self.day_cells.items()],
+            "month": [[c, m, list(row)] for (c, m), row in self.month_cells.items()],
+            "prov_day": [[d, list(row)] for d, row in self.prov_day.items()],
+            "prov_month": [[m, list(row)] for m, row in self.prov_month.items()],
             "counted": self.counted,
             "newest": self.newest_recorded_ts,
         }
@@ -122,6 +132,19 @@ def _add_rows(into: dict[Any, list[int]], rows: dict[Any, list[int]]) -> None:
                     acc[i] += v
 
 
+def drive(steps: Steps[T]) -> T:
+    """Run ``steps`` to the end at once; what it returns. A step that yields a callable
+    gets the callable's result sent back (the asynchronous driver, ``streams/snapshots.py``,
+    runs those in a thread and lets the event loop run at the other yields)."""
+    result: Any = None
+    try:
+        while True:
+            item = steps.send(result)
+            result = item() if callable(item) else None
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
 def horizon_at(now_ts: float, window_days: float) -> float:
     """The acceptance horizon ``window_days`` before ``now_ts`` (-inf: no window)."""
     return now_ts - window_days * DAY_S if window_days > 0 else float("-inf")
@@ -135,22 +158,32 @@ def period_starts(cal: LocalCalendar, at_ts: float) -> tuple[int, ...]:
 def evictable(state: ProvinceState, horizon: float, starts: tuple[int, ...]) -> list[Fact]:
     """The facts of ``state`` that may leave memory at ``horizon`` (see the module doc);
     ``starts``: the period starts at which an evicted report must not be carried over."""
+    return drive(evictable_steps(state, horizon, starts))
+
+
+def evictable_steps(
+    state: ProvinceState, horizon: float, starts: tuple[int, ...]
+) -> Steps[list[Fact]]:
+    """:func:`evictable` in slices of :data:`SLICE` facts (reads ``state``, changes nothing)."""
     corrected = state.corrected
     out: list[Fact] = []
     done: set[str] = set()
-    for fact in state.registry.values():
-        if not _old_and_free(fact, horizon, corrected):
-            continue
-        if fact[F_KIND] not in INCIDENT_KINDS:
-            out.append(fact)
-            continue
-        iid = fact[F_INCIDENT]
-        if iid in done:
-            continue
-        done.add(iid)
-        facts = state.incidents.get(iid)
-        if facts and _incident_closed(state, facts, horizon, starts):
-            out.extend(facts)
+    facts = list(state.registry.values())
+    for i in range(0, len(facts), SLICE):
+        for fact in facts[i : i + SLICE]:
+            if not _old_and_free(fact, horizon, corrected):
+                continue
+            if fact[F_KIND] not in INCIDENT_KINDS:
+                out.append(fact)
+                continue
+            iid = fact[F_INCIDENT]
+            if iid in done:
+                continue
+            done.add(iid)
+            incident = state.incidents.get(iid)
+            if incident and _incident_closed(state, incident, horizon, starts):
+                out.extend(incident)
+        yield None
     return out
 
 
@@ -181,17 +214,35 @@ def evict(
     ``now_ts``): every later period start is after the horizon, so an evicted report,
     closed before it, is carried over at none of them either.
     """
+    return drive(evict_steps(state, horizon, window_days, frozen, now_ts))
+
+
+def evict_steps(
+    state: ProvinceState, horizon: float, window_days: float, frozen: Frozen, now_ts: float
+) -> Steps[int]:
+    """:func:`evict` in slices. Between slices nothing else may change ``state``'s facts
+    (the worker holds the partition's lock); its counters stay as they are throughout, and
+    ``frozen`` changes in one step, before the first fact leaves."""
     starts = period_starts(state.cal, max(now_ts, horizon + window_days * DAY_S))
-    facts = evictable(state, horizon, starts)
+    facts = yield from evictable_steps(state, horizon, starts)
     if not facts:
         return 0
-    frozen.add(contribution(facts, state, now_ts))
+    scratch = ProvinceState(state.code, state.cal, state.rules)
+    for i in range(0, len(facts), SLICE):
+        scratch.apply_many(facts[i : i + SLICE], now_ts)
+        yield None
+    frozen.add(scratch)
+    del scratch
+    count = len(facts)
     registry, incidents = state.registry, state.incidents
-    for fact in facts:
-        del registry[fact[F_ID]]
-        if fact[F_KIND] in INCIDENT_KINDS:
-            incidents.pop(fact[F_INCIDENT], None)
-    return len(facts)
+    while facts:  # from the end, so that the facts are freed a slice at a time too
+        for fact in facts[-SLICE:]:
+            del registry[fact[F_ID]]
+            if fact[F_KIND] in INCIDENT_KINDS:
+                incidents.pop(fact[F_INCIDENT], None)
+        del facts[-SLICE:]
+        yield None
+    return count
 
 
 def contribution(facts: Iterable[Fact], like: ProvinceState, now_ts: float) -> ProvinceState:
