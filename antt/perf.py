@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 # mallopt(3) parameter numbers (glibc <malloc.h>).
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+TRIM_THRESHOLD = 32 * 1024 * 1024
 
 
 @contextmanager
@@ -35,17 +36,20 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def fix_malloc_thresholds(threshold: int) -> bool:
-    """Fix glibc's mmap and trim thresholds at ``threshold`` bytes (0: leave them alone).
+def fix_malloc_thresholds(threshold: int, trim_threshold: int = TRIM_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold at ``threshold`` bytes (0: leave glibc's adaptive default).
 
     By default glibc raises its mmap threshold (up to 32 MiB) each time a block it had
     mmapped is freed: after the first few source records (a few hundred KB each) are freed,
     every later record, parse buffer and checkpoint chunk is carved from the brk heap instead,
-    between long-lived objects, and that heap never shrinks. Fixed thresholds (which also turn
-    the adjustment off) keep large transient blocks in their own mmaps, returned on free, and
-    trim the heap top: the worker's RSS with the full national key space went from 411-415 to
-    356-358 MB (bench/memory_profile.py). Same effect as the environment variable
-    ``MALLOC_MMAP_THRESHOLD_``. Returns False when the C library has no ``mallopt`` (not glibc).
+    between long-lived objects, and that heap never shrinks. A fixed threshold (which also
+    turns the adjustment off) keeps large transient blocks in their own mmaps, returned on
+    free: the worker's RSS with the full national key space went from 411-416 to 355-358 MB
+    (bench/memory_profile.py). The trim threshold is fixed too (it is adaptive the same way),
+    at ``trim_threshold``: 32 MiB, glibc's own ceiling; at 128 KiB the heap top was given back
+    and re-faulted so often that the worker counted 10-15 % fewer events per CPU second.
+    Same as the environment variables ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``.
+    Returns False when nothing was changed (0, or a C library without ``mallopt``).
     """
     if threshold <= 0:
         return False
@@ -56,8 +60,9 @@ def fix_malloc_thresholds(threshold: int) -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    done = mallopt(M_MMAP_THRESHOLD, threshold) == 1 and mallopt(M_TRIM_THRESHOLD, threshold) == 1
+    done = (mallopt(M_MMAP_THRESHOLD, threshold) == 1
+            and mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1)
     if not done:
-        log.warning("mallopt refused threshold %d: allocator thresholds left as they are",
-                    threshold)
+        log.warning("mallopt refused thresholds %d/%d: allocator left as it is", threshold,
+                    trim_threshold)
     return done
