@@ -97,6 +97,30 @@ def scenarios() -> dict[str, tuple[list[dict], dict]]:
         _received(T0, i), _ev("deadline_extended", T0 + DAY, i, extension="procuracy",
                               months=2),
     ], {"due": date(2026, 11, 30), "open": True, "decision": "suspend", "on_time": [True]})
+    i = iid("due-day")  # the deadline ends at 24:00 local time of the due date
+    due_end = datetime(2026, 9, 22, tzinfo=ICT)
+    out["resolutions_at_the_end_of_the_due_date"] = ([
+        _received(T0, i), _resolved(due_end - timedelta(microseconds=1), i, "suspend"),
+        _ev("report_resumed", due_end + timedelta(hours=8), i),
+        _resolved(due_end + 31 * DAY - timedelta(milliseconds=1), i, "decline"),
+        _resolved(due_end + 31 * DAY, i, "institute"),
+    ], {"due": date(2026, 10, 22), "open": False, "decision": "institute",
+        "on_time": [True, True, False]})
+    i = iid("limit")  # extensions stop at receipt + 4 months
+    july = datetime(2026, 7, 1, 10, 0, tzinfo=ICT)
+    out["extensions_up_to_the_limit"] = ([
+        _received(july, i), _ev("deadline_extended", july + DAY, i, extension="complex_case",
+                                months=2),
+        _ev("deadline_extended", july + 2 * DAY, i, extension="procuracy", months=2),
+        _ev("deadline_extended", july + 3 * DAY, i, extension="procuracy", months=1),
+    ], {"due": date(2026, 11, 1), "open": True, "decision": "", "on_time": []})
+    i = iid("resumed-late")  # an extension never moves a due date back (resumed past it)
+    out["extension_after_a_late_resumption"] = ([
+        _received(july, i), _resolved(july + DAY, i, "suspend"),
+        _ev("report_resumed", datetime(2026, 10, 20, 8, 0, tzinfo=ICT), i),
+        _ev("deadline_extended", datetime(2026, 10, 21, 8, 0, tzinfo=ICT), i,
+            extension="procuracy", months=1),
+    ], {"due": date(2026, 11, 20), "open": True, "decision": "suspend", "on_time": [True]})
     i = iid("no-receipt")  # no report: no due date, not open, nothing on time
     out["no_receipt"] = ([
         _ev("report_resumed", T0, i), _resolved(T0 + DAY, i),
@@ -104,6 +128,12 @@ def scenarios() -> dict[str, tuple[list[dict], dict]]:
     return out
 
 
+# The scenarios where the 0003 fold (learning the receipt only when it reaches it, taking the
+# last one) differs from live: cases 1-3 of the issue and a report without a receipt.
+ISSUE_CASES = {"resolution_before_receipt", "resolutions_before_and_after_receipt",
+               "two_receipts", "receipt_after_resolution", "extension_before_receipt",
+               "resumption_before_receipt", "resolution_and_resumption_before_receipt",
+               "no_receipt"}
 _GROUPS = ("property", "drugs", "economic", "public_safety_order")
 _SEVERITIES = ("less_serious", "serious", "very_serious", "especially_serious")
 
@@ -252,8 +282,7 @@ def test_the_0003_fold_differs_in_every_named_case(stored: dict, sink_settings: 
                    .statements(sink_settings.clickhouse_database, sink_settings.timezone)
                    if ".incidents_current AS" in sql]
     ch.command(old_view.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"))
-    named = set(scenarios())
-    assert named <= set(_differ(ch, stored))
+    assert ISSUE_CASES <= set(_differ(ch, stored))
     (new_view,) = next(m for m in load_migrations() if m.version == 8).statements(
         sink_settings.clickhouse_database, sink_settings.timezone)
     ch.command(new_view)
