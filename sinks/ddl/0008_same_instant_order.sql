@@ -16,7 +16,10 @@
 -- resumption sets it to the resumption day + 1 month and reopens; a resolution closes and is
 -- on time when its local date is on or before the due date in force then. Open = received and
 -- the last resolution/resumption is not a resolution (none: open). Without a receipt: no due
--- date, not open, no resolution on time.
+-- date, not open, no resolution on time. The receipt day rides in the fold's state (acc.4,
+-- no_day without a receipt) instead of being captured by the lambda, which would copy it for
+-- every array element (chDB, 300,000 reports of 5 events: 1.05 s against 2.4 s captured;
+-- the 0003 fold took 1.65 s).
 
 CREATE OR REPLACE VIEW {db}.incidents_current AS
 WITH
@@ -30,23 +33,23 @@ WITH
     toDate(recv.occurred_at, '{tz}') AS recv_day,
     arrayFold((acc, e) -> (
         multiIf(
-            NOT received, no_day,
-            e.event_type = 'deadline_extended',
+            e.event_type = 'deadline_extended' AND acc.4 != no_day,
                 greatest(acc.1, least(
-                    addMonths(if(e.detail = 'complex_case', recv_day, acc.1), e.months),
-                    addMonths(recv_day, 4))),
-            e.event_type = 'report_resumed',
+                    addMonths(if(e.detail = 'complex_case', acc.4, acc.1), e.months),
+                    addMonths(acc.4, 4))),
+            e.event_type = 'report_resumed' AND acc.4 != no_day,
                 addMonths(toDate(e.occurred_at, '{tz}'), 1),
             acc.1),
         multiIf(e.event_type = 'report_resumed', toUInt8(1),
                 e.event_type = 'report_resolved', toUInt8(0), acc.2),
         if(e.event_type = 'report_resolved',
            arrayPushBack(acc.3, (e.event_id, e.occurred_at, e.detail,
-                                 toUInt8(received
-                                         AND toDate(e.occurred_at, '{tz}') <= acc.1))),
-           acc.3)
+                                 toUInt8(acc.1 != no_day AND toDate(e.occurred_at, '{tz}') <= acc.1))),
+           acc.3),
+        acc.4
     ), timeline, (if(received, recv_day + 20, no_day), toUInt8(1),
-                  CAST([], 'Array(Tuple(UUID, DateTime64(3, \'UTC\'), String, UInt8))')))
+                  CAST([], 'Array(Tuple(UUID, DateTime64(3, \'UTC\'), String, UInt8))'),
+                  if(received, recv_day, no_day)))
         AS state
 SELECT
     province_code,
