@@ -13,7 +13,8 @@ and without (everything kept), three ways:
   its wake-ups: the longest time the event loop answered nothing.
 
 Medians of ``--repeat`` runs, each on a fresh copy of the state, with the worker's GC
-thresholds and the built state frozen (``gc.freeze``, as after a restore). Other work may load the CPU (the load average is printed).
+thresholds and the built state frozen (``gc.freeze``, as after a restore). Other work may load
+the CPU (the load average is printed).
 
     python bench/snapshot_bench.py [--quick]
 """

@@ -57,7 +57,7 @@ Steps = Generator[Callable[[], Any] | None, Any, T]
 """Work cut into steps: a generator that yields ``None`` where the event loop may run in
 between, or a callable (pure CPU work that releases the GIL: zlib, hashlib) to be run and
 its result sent back; it returns its value at the end (see :func:`drive`)."""
-SLICE = 1000  # facts per step: a few milliseconds each
+SLICE = 500  # facts per step: a few milliseconds at most
 
 DAY_S = 86_400.0
 MIN_WINDOW_DAYS = 40  # > the longest period that can start after the horizon (a month)
