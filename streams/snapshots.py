@@ -5,6 +5,9 @@ memory, and what the acceptance horizon means, in ``streams/logic/retention.py``
 keeps the bookkeeping (which chunks and parts a province's current snapshot supersedes, the
 frozen counters, the horizon) and builds the records to write; the agent writes them in order
 (parts, then manifest, then tombstones), each group acknowledged before the next.
+The worker builds a snapshot in steps (:meth:`Retention.snapshot_async`: eviction, JSON,
+zlib and SHA-256 a slice at a time), so that its event loop keeps serving the other
+partitions and the live API meanwhile; the records are those of :meth:`Retention.snapshot`.
 No Kafka here: tested with plain dicts as the table.
 """
 
