@@ -230,6 +230,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("inproc", "worker", "both"), default="both")
     parser.add_argument("--runs", type=int, default=1, help="worker runs (median)")
+    parser.add_argument("--now", default=None, help="inproc: the clock (ISO, with offset; "
+                        "default now). The 14th is the worst case: the statistical month then "
+                        "started on the 15th before, the most days of commune rows kept")
     parser.add_argument("--malloc-threshold", type=int, default=None,
                         help="inproc: glibc threshold to fix (default: the worker's setting, "
                         "ANTT_WORKER_MALLOC_THRESHOLD; 0: glibc's adaptive default)")
@@ -243,7 +246,8 @@ def main() -> int:
         threshold = args.malloc_threshold
         if threshold is None:
             threshold = load_settings().worker_malloc_threshold
-        inproc(datetime.now(UTC), threshold)
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+        inproc(now, threshold)
     if args.mode in ("worker", "both"):
         runs = [worker_run() for _ in range(args.runs)]
         print(f"worker RSS median of {len(runs)}: "

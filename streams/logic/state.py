@@ -12,7 +12,12 @@ Rules (docs/live-api.md):
   ``corrects_event_id`` (order-independent: a correction that arrives first suppresses the
   original when it comes);
 - counters live at the finest grain only: ``(commune, day)``, ``(commune, month)`` and the same
-  for the whole province, plus per-minute ``received``/``resolved`` for the last hour.
+  for the whole province, plus per-minute ``received``/``resolved`` for the last hour;
+- a commune's day rows are kept from :attr:`ProvinceState.day_floor` on only: the first day
+  the read side (``streams/logic/view.py``) can still ask for (the start of today or of the
+  statistical month, whichever is earlier; it only moves forward). Older days are read
+  through the month rows only, so their day rows would be memory nobody reads (with the full
+  national key space, most of the rows). The province's day rows are all kept (few).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from bisect import bisect_right
 
 from streams.logic import incidents as inc
 from streams.logic.backlog import Backlog
-from streams.logic.calendar import EPOCH_ORDINAL, LocalCalendar
+from streams.logic.calendar import EPOCH_ORDINAL, LocalCalendar, Period
 from streams.logic.facts import (
     F_A,
     F_B,
@@ -70,6 +75,7 @@ class ProvinceState:
         self.backlog = Backlog()  # open reports and their due dates, per commune
         self.carry: dict[tuple[str, int], int] = {}
         self.starts: tuple[int, ...] = ()
+        self.day_floor = 0  # commune day rows are kept for days >= this (set with the clock)
         self.events_counted = 0
         self.newest_recorded_ts: float | None = None
         self.lag_s: float | None = None
@@ -97,6 +103,7 @@ class ProvinceState:
         day_cells, month_cells = self.day_cells, self.month_cells
         prov_day, prov_month = self.prov_day, self.prov_month
         months, month_of_day, shift = self.cal.months, self.cal.month, self.cal.offset_s
+        floor = self.day_floor
         unit_slots = UNIT_SLOTS
         recent_from = now_ts - MINUTES_KEPT_S
         accepted = []
@@ -120,9 +127,6 @@ class ProvinceState:
             day = int((occ + shift) // 86400) + EPOCH_ORDINAL
             if slots:
                 month = months.get(day) or month_of_day(day)
-                r1 = day_cells.get((commune, day))
-                if r1 is None:
-                    r1 = day_cells[commune, day] = [0] * N_SLOTS
                 r2 = month_cells.get((commune, month))
                 if r2 is None:
                     r2 = month_cells[commune, month] = [0] * N_SLOTS
@@ -132,11 +136,20 @@ class ProvinceState:
                 r4 = prov_month.get(month)
                 if r4 is None:
                     r4 = prov_month[month] = [0] * N_SLOTS
-                for slot, d in slots:
-                    r1[slot] += d
-                    r2[slot] += d
-                    r3[slot] += d
-                    r4[slot] += d
+                if day >= floor:
+                    r1 = day_cells.get((commune, day))
+                    if r1 is None:
+                        r1 = day_cells[commune, day] = [0] * N_SLOTS
+                    for slot, d in slots:
+                        r1[slot] += d
+                        r2[slot] += d
+                        r3[slot] += d
+                        r4[slot] += d
+                else:
+                    for slot, d in slots:
+                        r2[slot] += d
+                        r3[slot] += d
+                        r4[slot] += d
                 if occ >= recent_from and kind in MINUTE_KINDS:
                     self._add_minute(occ, MINUTE_KINDS[kind], 1)
             if kind in INCIDENT_KINDS:
@@ -260,11 +273,15 @@ class ProvinceState:
     def _add_slots(
         self, commune: str, ts: float, slots: tuple[tuple[int, int], ...], sign: int
     ) -> None:
-        """Add ``sign * delta`` to each slot in the four rows of (commune|province, day|month)."""
+        """Add ``sign * delta`` to each slot in the four rows of (commune|province, day|month)
+        (the commune's day row only from :attr:`day_floor` on: a scratch row below it)."""
         day = self.cal.day(ts)
         month = self.cal.month(day)
         key = (commune, day)
-        r1 = self.day_cells.get(key) or _new_row(self.day_cells, key)
+        if day >= self.day_floor:
+            r1 = self.day_cells.get(key) or _new_row(self.day_cells, key)
+        else:
+            r1 = [0] * N_SLOTS
         key = (commune, month)
         r2 = self.month_cells.get(key) or _new_row(self.month_cells, key)
         r3 = self.prov_day.get(day) or _new_row(self.prov_day, day)
@@ -294,7 +311,9 @@ class ProvinceState:
         if day == self._starts_day:
             return
         self._starts_day = day
-        starts = tuple(sorted({p.start for p in self.cal.periods(now_ts).values()}))
+        periods = self.cal.periods(now_ts)
+        self._raise_day_floor(self.day_floor_at(periods))
+        starts = tuple(sorted({p.start for p in periods.values()}))
         if starts == self.starts:
             return
         self.starts = starts
@@ -302,6 +321,21 @@ class ProvinceState:
         for facts in self.incidents.values():
             for key in inc.evaluate(facts, self.cal, self.rules, starts).carry:
                 self.carry[key] = self.carry.get(key, 0) + 1
+
+    @staticmethod
+    def day_floor_at(periods: dict[str, Period]) -> int:
+        """The first day whose commune day rows the read side can ask for, given the periods
+        of a clock reading (the ``stat_month`` and ``today`` rows of streams/logic/view.py)."""
+        return min(periods["today"].start, periods["stat_month"].start)
+
+    def _raise_day_floor(self, floor: int) -> None:
+        """Commune day rows before ``floor`` are dropped (the floor never moves back)."""
+        if floor <= self.day_floor:
+            return
+        self.day_floor = floor
+        cells = self.day_cells
+        if any(day < floor for _, day in cells):
+            self.day_cells = {key: row for key, row in cells.items() if key[1] >= floor}
 
     def tick(self, now_ts: float) -> None:
         """Advance the clock without a fact (before reading); drops minutes out of the hour."""

@@ -90,9 +90,13 @@ def reference(facts: list[tuple], cal: LocalCalendar, starts: tuple[int, ...]) -
     cells: dict = {}
     minutes: dict[int, list[int]] = {}
 
+    # A commune's day rows are kept from the first day the read side can ask for (state.py).
+    floor = ProvinceState.day_floor_at(cal.periods(NOW))
+
     def add(commune: str, ts: float, slot: int, delta: int) -> None:
         day = cal.day(ts)
-        for key in ((commune, day), (commune, cal.month(day)), day, ("m", cal.month(day))):
+        keys = ((commune, day), (commune, cal.month(day)), day, ("m", cal.month(day)))
+        for key in keys if day >= floor else keys[1:]:
             cells.setdefault(key, [0] * N_SLOTS)[slot] += delta
         if ts >= NOW - MINUTES_KEPT_S and slot in MINUTE_SLOTS:
             minutes.setdefault(int(ts // 60), [0, 0])[MINUTE_SLOTS[slot]] += delta
