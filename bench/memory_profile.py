@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,10 @@ def _alive(worker: Any) -> bool:
     return True
 
 
-def worker_run() -> dict[str, float]:
+FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def worker_run(days_back: int) -> dict[str, float]:
     import stream_bench as sb
     from stream_gen import full_key_space
 
@@ -201,11 +204,18 @@ def worker_run() -> dict[str, float]:
                                  dlq_topic="bench.dlq.v1",
                                  worker_id=f"bench-mem-{uuid.uuid4().hex[:6]}")
         ensure_topics(settings)
-        records = full_key_space(datetime.now(UTC), random.Random(9))
+        records = full_key_space(datetime.now(UTC) - timedelta(days=days_back),
+                                 random.Random(9))
         n = sum(len(orjson.loads(v)) for _, v in records)
         sb.produce(settings, settings.events_topic, records)
         del records
-        worker = sb.Worker(settings, "memory", root)
+        if days_back:  # the worker's clock too (libfaketime: apt install faketime)
+            os.environ.update(LD_PRELOAD=str(FAKETIME_LIB), FAKETIME=f"-{days_back}d")
+        try:
+            worker = sb.Worker(settings, "memory", root)
+        finally:
+            os.environ.pop("LD_PRELOAD", None)
+            os.environ.pop("FAKETIME", None)
         try:
             sb.wait_for(lambda: _alive(worker) and worker.status() is not None, 120, every=0.2)
             idle = worker.rss_mb()[0]
@@ -233,6 +243,9 @@ def main() -> int:
     parser.add_argument("--now", default=None, help="inproc: the clock (ISO, with offset; "
                         "default now). The 14th is the worst case: the statistical month then "
                         "started on the 15th before, the most days of commune rows kept")
+    parser.add_argument("--days-back", type=int, default=0,
+                        help="worker: run it (and the key space) this many days in the past, "
+                        "with libfaketime (e.g. to land on the 14th)")
     parser.add_argument("--malloc-threshold", type=int, default=None,
                         help="inproc: glibc threshold to fix (default: the worker's setting, "
                         "ANTT_WORKER_MALLOC_THRESHOLD; 0: glibc's adaptive default)")
@@ -249,7 +262,7 @@ def main() -> int:
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
         inproc(now, threshold)
     if args.mode in ("worker", "both"):
-        runs = [worker_run() for _ in range(args.runs)]
+        runs = [worker_run(args.days_back) for _ in range(args.runs)]
         print(f"worker RSS median of {len(runs)}: "
               f"{statistics.median(r['rss'] for r in runs):.0f} MB "
               f"(runs {', '.join(format(r['rss'], '.0f') for r in runs)})")
