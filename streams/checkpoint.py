@@ -141,14 +141,25 @@ class Stored:
         m = self.manifest
         if m is None:
             return None
+        return m, orjson.loads(_checked_body(self._pieces(m), m))
+
+    def snapshot_steps(self) -> Steps[tuple[dict[str, Any], SnapshotBody] | None]:
+        """:meth:`snapshot` in steps: SHA-256 and zlib in one step that releases the GIL (a
+        thread, under the asynchronous driver); the facts are parsed later, a slice at a
+        time (:meth:`SnapshotBody.fact_slices`)."""
+        m = self.manifest
+        if m is None:
+            return None
+        raw = yield partial(_checked_body, self._pieces(m), m)
+        yield None
+        return m, split_body(raw)
+
+    def _pieces(self, m: dict[str, Any]) -> list[bytes]:
         parts = self.parts or {}
         try:
-            blob = b"".join(parts[(m["seq"], k)] for k in range(m["parts"]))
+            return [parts[(m["seq"], k)] for k in range(m["parts"])]
         except KeyError as exc:
             raise CheckpointError(f"snapshot {m} lacks part {exc}") from None
-        if hashlib.sha256(blob).hexdigest() != m["sha256"]:
-            raise CheckpointError(f"snapshot {m}: parts do not match the manifest")
-        return m, orjson.loads(zlib.decompress(blob))
 
     def superseded(self, province: str) -> list[str]:
         """Keys left over from before the current snapshot (to tombstone again)."""
@@ -158,6 +169,70 @@ class Stored:
                  for seq, k in (self.parts or {})
                  if self.manifest is None or seq != self.manifest["seq"]]
         return keys
+
+
+def _checked_body(pieces: list[bytes], m: dict[str, Any]) -> bytes:
+    """The JSON of a snapshot's body from its parts, checked against the manifest."""
+    blob = b"".join(pieces)
+    if hashlib.sha256(blob).hexdigest() != m["sha256"]:
+        raise CheckpointError(f"snapshot {m}: parts do not match the manifest")
+    return zlib.decompress(blob)
+
+
+FACT_SLICE_BYTES = 256 * 1024  # JSON of the facts parsed per step: about 2000 facts, ~2 ms
+_FACTS_MEMBER = b',"facts":['
+
+
+@dataclass
+class SnapshotBody:
+    """A snapshot's body with its facts not parsed yet: ``head`` is the rest (the frozen
+    counters); the facts are the JSON items ``raw[start:end]`` (or ``whole``, parsed)."""
+
+    head: dict[str, Any]
+    raw: bytes = b""
+    start: int = 0
+    end: int = 0
+    whole: list[list[Any]] | None = None
+
+    def fact_slices(self, slice_bytes: int = FACT_SLICE_BYTES) -> Iterator[list[list[Any]]]:
+        """The facts (JSON arrays), about ``slice_bytes`` of JSON at a time.
+
+        A slice ends before a ``],[`` of the text; one that falls inside a string, or
+        inside a nested array, leaves text that does not parse as an array of whole items
+        (an unterminated string, unbalanced brackets), so the next ``],[`` is tried: the
+        items are exactly those of parsing the whole body at once (tested)."""
+        if self.whole is not None:
+            yield self.whole
+            return
+        raw, p, end = self.raw, self.start, self.end
+        while p < end:
+            q = raw.find(b"],[", p + slice_bytes, end)
+            while True:
+                cut = end if q < 0 else q + 1
+                try:
+                    items = orjson.loads(b"[" + raw[p:cut] + b"]")
+                    break
+                except orjson.JSONDecodeError:
+                    if q < 0:
+                        raise CheckpointError("a snapshot's facts do not parse") from None
+                    q = raw.find(b"],[", q + 1, end)
+            yield items
+            p = cut + 1
+
+
+def split_body(raw: bytes) -> SnapshotBody:
+    """``raw`` (``{..., "facts": [...]}``, facts last, as :func:`encode_snapshot` writes
+    it) with everything but the facts parsed; any other shape is parsed whole."""
+    at = raw.find(_FACTS_MEMBER)
+    if at > 0 and raw.endswith(b"]}"):
+        try:
+            head = orjson.loads(raw[:at] + b"}")
+        except orjson.JSONDecodeError:  # the marker was inside a string or a nested value
+            head = None
+        if isinstance(head, dict) and "facts" not in head:
+            return SnapshotBody(head, raw, at + len(_FACTS_MEMBER), len(raw) - 2)
+    body = orjson.loads(raw)
+    return SnapshotBody(body, whole=body.pop("facts"))
 
 
 def encode_snapshot(
@@ -243,8 +318,23 @@ class _Blob:
 
 def scan(items: Iterable[tuple[str, bytes]], partitions: set[int]) -> dict[str, Stored]:
     """Chunks, manifests and snapshot parts of the given partitions, per province."""
+    return drive(scan_steps(items, partitions))
+
+
+SCAN_STEP_KEYS = 200  # keys looked at per step when nothing is decoded
+
+
+def scan_steps(
+    items: Iterable[tuple[str, bytes]], partitions: set[int]
+) -> Steps[dict[str, Stored]]:
+    """:func:`scan` in steps (one per decoded chunk). The items are listed first, in one
+    step: the table may change while the event loop runs between the others."""
+    listed = list(items)
+    yield None
     out: dict[str, Stored] = {}
-    for key, value in items:
+    for i, (key, value) in enumerate(listed):
+        if i % SCAN_STEP_KEYS == 0:
+            yield None
         if not isinstance(key, str) or value is None:
             continue
         fields = key.split(":")
@@ -260,6 +350,7 @@ def scan(items: Iterable[tuple[str, bytes]], partitions: set[int]) -> dict[str, 
             stored.parts[(int(fields[3]), int(fields[4]))] = value  # type: ignore[index]
         elif (parsed := parse_key(key)) is not None:
             stored.chunks.append(decode(*parsed, value))
+            yield None
     for stored in out.values():
         stored.chunks.sort(key=lambda c: c.seq)
     return out

@@ -104,6 +104,16 @@ class SnapshotJob:
                                                    self.now_ts)
 
 
+RESTORE_SLICE = 1000  # facts applied per step of a restore (about 2 ms)
+
+
+def _apply_steps(state: ProvinceState, facts: list[Fact], now_ts: float) -> Steps[int]:
+    for i in range(0, len(facts), RESTORE_SLICE):
+        state.apply_many(facts[i : i + RESTORE_SLICE], now_ts)
+        yield None
+    return len(facts)
+
+
 @dataclass
 class Province:
     """Retention bookkeeping of one province."""
@@ -114,6 +124,27 @@ class Province:
     facts_since: int = 0
     horizon: float | None = None
     frozen: Frozen = field(default_factory=Frozen)
+
+
+@dataclass
+class RestoredProvince:
+    """A province rebuilt by :meth:`Retention.restore_steps`, not adopted yet."""
+
+    state: ProvinceState
+    partition: int
+    bookkeeping: Province
+    stale: list[str]  # keys to tombstone again (see ``Stored.superseded``)
+    replayed: int
+    next_seq: int
+
+
+@dataclass
+class RestoredPartitions:
+    """Provinces of ``partitions`` rebuilt from the table (``Runtime.restore_steps``), not
+    in the worker's state yet (``Runtime.adopt``)."""
+
+    partitions: set[int]
+    provinces: list[RestoredProvince] = field(default_factory=list)
 
 
 class Retention:
@@ -203,35 +234,48 @@ class Retention:
         self, state: ProvinceState, stored: checkpoint.Stored, now_ts: float
     ) -> tuple[int, int]:
         """Rebuild ``state`` from a stored snapshot + chunks; ``(facts replayed, next seq)``."""
-        p = self.provinces[state.code] = Province()
-        snap = stored.snapshot()
+        restored = drive(self.restore_steps(state, stored, now_ts))
+        self.adopt(restored)
+        return restored.replayed, restored.next_seq
+
+    def restore_steps(
+        self, state: ProvinceState, stored: checkpoint.Stored, now_ts: float
+    ) -> Steps[RestoredProvince]:
+        """:meth:`restore` in steps (``streams/logic/retention.py``'s :data:`Steps`), into
+        ``state`` only: this object's bookkeeping changes when the result is given to
+        :meth:`adopt` (a restore dropped half-way leaves no trace here)."""
+        p = Province()
+        snap = yield from stored.snapshot_steps()
         replayed = 0
         if snap is not None:
             manifest, body = snap
-            p.frozen = Frozen.from_json(body["frozen"])
+            p.frozen = Frozen.from_json(body.head["frozen"])
             p.frozen.install(state, now_ts)
             p.horizon = manifest["horizon"]
             p.snap_seq, p.snap_parts = manifest["seq"], manifest["parts"]
-            raw_facts = body.pop("facts")
-            for i in range(0, len(raw_facts), checkpoint.MAX_FACTS_PER_CHUNK):
-                facts: list[Fact] = from_json(raw_facts[i : i + checkpoint.MAX_FACTS_PER_CHUNK])
-                state.apply_many(facts, now_ts)
-            replayed += len(raw_facts)
+            for raw_facts in body.fact_slices():
+                yield None
+                facts: list[Fact] = from_json(raw_facts)
+                yield None
+                replayed += yield from _apply_steps(state, facts, now_ts)
             state.watermark = max(state.watermark, manifest["wm"])
         next_seq = p.snap_seq
         for chunk in stored.chunks:
             if chunk.seq < p.snap_seq:
                 continue
-            state.apply_many(chunk.facts, now_ts)
-            replayed += len(chunk.facts)
+            replayed += yield from _apply_steps(state, chunk.facts, now_ts)
             state.watermark = max(state.watermark, chunk.wm)
             p.chunks_since += 1
             p.facts_since += len(chunk.facts)
             next_seq = chunk.seq + 1
-        stale = stored.superseded(state.code)
-        if stale:
-            self.stale.setdefault(stored.partition, []).extend(stale)
-        return replayed, next_seq
+        return RestoredProvince(state, stored.partition, p, stored.superseded(state.code),
+                                replayed, next_seq)
+
+    def adopt(self, restored: RestoredProvince) -> None:
+        """Take the bookkeeping of a province restored by :meth:`restore_steps`."""
+        self.provinces[restored.state.code] = restored.bookkeeping
+        if restored.stale:
+            self.stale.setdefault(restored.partition, []).extend(restored.stale)
 
     def drop(self, provinces: list[str], partitions: set[int]) -> None:
         for province in provinces:
