@@ -76,6 +76,9 @@ class ProvinceState:
         self.carry: dict[tuple[str, int], int] = {}
         self.starts: tuple[int, ...] = ()
         self.day_floor = 0  # commune day rows are kept for days >= this (set with the clock)
+        # received day -> initial due day: one shared int per due day for the backlog's
+        # open reports (a fresh int per report is 32 bytes), and no call per report
+        self._initial_due: dict[int, int] = {}
         self.events_counted = 0
         self.newest_recorded_ts: float | None = None
         self.lag_s: float | None = None
@@ -236,7 +239,7 @@ class ProvinceState:
         day = self.cal.day(fact[F_OCC])
         recv_day = self.cal.day(recv[F_OCC])
         group = (GROUP_RESOLVED[recv[F_A]], 1)
-        on_time = day <= self.rules.initial_due(recv_day)
+        on_time = day <= (self._initial_due.get(recv_day) or self._due(recv_day))
         self._add_slots(fact[F_COMMUNE], fact[F_OCC], (group, (ON_TIME, 1)) if on_time
                         else (group,), 1)
         commune = recv[F_COMMUNE]
@@ -248,12 +251,16 @@ class ProvinceState:
 
     def _open_new(self, iid: str, commune: str, day: int) -> None:
         """A report received on local ``day`` opens incident ``iid`` (its only fact)."""
-        self.backlog.add(commune, iid, self.rules.initial_due(day))
+        self.backlog.add(commune, iid, self._initial_due.get(day) or self._due(day))
         carry = self.carry
         for start in self.starts:
             if day < start:
                 key = (commune, start)
                 carry[key] = carry.get(key, 0) + 1
+
+    def _due(self, day: int) -> int:
+        due = self._initial_due[day] = self.rules.initial_due(day)
+        return due
 
     def _replace_derived(self, iid: str, old: inc.Derived, new: inc.Derived) -> None:
         cells = inc.diff(old, new) if old.cells else new.cells
