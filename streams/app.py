@@ -8,7 +8,6 @@ environment). The monitoring page (``streams/screen/``) plugs in through
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import logging
 import time
@@ -47,6 +46,9 @@ class LiveApp:
     # True between Faust's "rebalance complete" (table recovered, streams about to resume)
     # and the next revocation; state is only restored from the table while it holds.
     ready: bool = False
+    # partition -> the task rebuilding it now (see restore_assigned)
+    restoring: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    revocations: dict[int, int] = field(default_factory=dict)  # partition -> times revoked
     extras: dict[str, Any] = field(default_factory=dict)
 
     def assigned_partitions(self) -> set[int]:
@@ -54,19 +56,40 @@ class LiveApp:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
 
     def restore_assigned(self) -> None:
-        """Rebuild state for assigned partitions not loaded yet (after table recovery)."""
+        """Start rebuilding the assigned partitions not loaded (nor being rebuilt) yet, after
+        table recovery. The rebuild runs as a task, in steps (:meth:`_restore`): the event
+        loop keeps serving the other partitions and the live API meanwhile."""
         if not self.ready:
             return
-        missing = self.assigned_partitions() - self.runtime.loaded
+        missing = self.assigned_partitions() - self.runtime.loaded - set(self.restoring)
         if missing:
-            started = time.monotonic()
-            replayed = self.runtime.restore(missing, self.table.items(), time.time())
-            gc.freeze()  # the restored state is long-lived: keep the GC from rescanning it
-            log.info(
-                "restored partitions %s of %s: %d facts replayed in %.2f s",
-                sorted(missing), self.settings.events_topic, replayed,
-                time.monotonic() - started,
-            )
+            task = asyncio.ensure_future(self._restore(missing))
+            self.restoring.update(dict.fromkeys(missing, task))
+
+    async def _restore(self, partitions: set[int]) -> None:
+        """Rebuild ``partitions`` off to the side, then make them this worker's at once
+        (``Runtime.adopt``): a partition is counted into and answered for only whole. One
+        revoked meanwhile is left out (what was built for it is dropped)."""
+        started = time.monotonic()
+        seen = {p: self.revocations.get(p, 0) for p in partitions}
+        try:
+            restored = await self.runtime.restore_async(partitions, self.table.items(),
+                                                        time.time())
+        except Exception:
+            log.exception("restoring partitions %s failed (tried again shortly)",
+                          sorted(partitions))
+            return
+        finally:
+            for partition in partitions:
+                self.restoring.pop(partition, None)
+        keep = {p for p in partitions if self.revocations.get(p, 0) == seen[p]}
+        replayed = self.runtime.adopt(restored, keep)  # (frozen for the GC: restore_async)
+        log.info(
+            "restored partitions %s of %s: %d facts replayed in %.2f s%s",
+            sorted(keep), self.settings.events_topic, replayed, time.monotonic() - started,
+            f" (revoked meanwhile, dropped: {sorted(partitions - keep)})"
+            if partitions - keep else "",
+        )
 
 
 def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None = None) -> LiveApp:
@@ -152,6 +175,8 @@ def _wire(live_app: LiveApp) -> None:
         live_app.ready = False
         topic = live_app.settings.events_topic
         gone = {tp.partition for tp in revoked if tp.topic == topic}
+        for partition in gone:  # a restore under way drops what it built for these
+            live_app.revocations[partition] = live_app.revocations.get(partition, 0) + 1
         if gone:
             live_app.runtime.drop(gone)
             count_events.forget(live_app, gone)

@@ -46,8 +46,10 @@ async def recheck_positions(live_app: LiveApp, delay_s: float = 0.5) -> None:
         return
     expected: dict[int, int] = live_app.extras.setdefault("expected", {})
     consumer = live_app.app.consumer
+    waiting: set[int] = live_app.extras.setdefault("waiting", set())
     for tp in live_app.app.assignor.assigned_actives():
-        if tp.topic == live_app.settings.events_topic and tp.partition not in expected:
+        if (tp.topic == live_app.settings.events_topic and tp.partition not in expected
+                and tp.partition not in waiting):  # (a record waiting shows any hole)
             await consumer.seek(tp, committed_offset(consumer, tp) or 0)
 
 
@@ -100,10 +102,15 @@ async def _handle(
     partition, offset = message.partition, message.offset
     runtime = live_app.runtime
     if partition not in runtime.loaded:
-        live_app.restore_assigned()
+        for _ in range(2):  # (again if a restore under way was for a previous assignment)
+            live_app.restore_assigned()
+            restoring = live_app.restoring.get(partition)
+            if restoring is None:
+                break
+            await _wait_restore(live_app, restoring, partition, offset)
         if partition not in runtime.loaded:
-            # A record fetched before a rebalance took the partition away (or before its
-            # state is restored): leave it unacked; the owner re-reads it from the
+            # A record fetched before a rebalance took the partition away (or revoked
+            # during its restore): leave it unacked; the owner re-reads it from the
             # committed offset (Faust seeks there after every rebalance).
             log.info("skipping %s[%d]@%d: partition not held here now",
                      live_app.settings.events_topic, partition, offset)
@@ -112,6 +119,21 @@ async def _handle(
         return
     async with _lock(live_app, partition):
         await _count(live_app, stream, event, unacked)
+
+
+async def _wait_restore(
+    live_app: LiveApp, restoring: asyncio.Future[None], partition: int, offset: int
+) -> None:
+    """The record waits for its partition's restore (a task, in steps), and so do the
+    agent's next ones; the event loop (the live API, flushes) runs meanwhile."""
+    waiting: set[int] = live_app.extras.setdefault("waiting", set())
+    waiting.add(partition)
+    log.info("record %s[%d]@%d waits for its partition's restore",
+             live_app.settings.events_topic, partition, offset)
+    try:
+        await asyncio.shield(restoring)
+    finally:
+        waiting.discard(partition)
 
 
 async def _count(

@@ -1,0 +1,150 @@
+"""The live API keeps answering while a restarted worker rebuilds a big province from its
+checkpoint (real broker, real worker): the restore runs in steps, and the records that
+arrive meanwhile wait for it, none lost, none counted twice (docs/operations.md)."""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+import streams_truth
+from streams_harness import Workers, committed_offsets, get_json, produce, wait_until
+from test_snapshot_live_api import history
+
+from antt.settings import Settings
+from schemas.examples import make_event
+from schemas.units import communes_of
+
+pytestmark = pytest.mark.integration
+START_TIMEOUT = 120
+MAX_ANSWER_S = 0.5  # restored in one piece, this province held every answer ~1.5 s
+RESTORED = re.compile(r"restored partitions .*: (\d+) facts replayed in ([0-9.]+) s")
+
+
+class Poller(threading.Thread):
+    """Asks the live API for the national page again and again; keeps every answer
+    (asked at, seconds, HTTP status). No answer at all (the web server not up yet) is
+    not kept."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.port = port
+        self.answers: list[tuple[float, float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            asked = time.time()
+            try:
+                status, _ = get_json(self.port, "/api/v1/live/national")
+            except OSError:
+                time.sleep(0.05)
+                continue
+            self.answers.append((asked, time.time() - asked, status))
+            time.sleep(0.01)
+
+
+class Trickle(threading.Thread):
+    """Produces one small record every 50 ms (provinces 01 and 79 in turn) until stopped."""
+
+    def __init__(self, settings: Settings, now: datetime):
+        super().__init__(daemon=True)
+        self.settings = settings
+        self.now = now
+        self.events: list[dict] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        rng = random.Random(7)
+        while not self.stop.is_set():
+            code = "01" if len(self.events) % 2 == 0 else "79"
+            batch = [make_event("admin_violation_sanctioned",
+                                commune_code=rng.choice(communes_of(code)[:20]),
+                                occurred_at=self.now, recorded_at=self.now)
+                     for _ in range(3)]
+            produce(self.settings, [(code.encode(), orjson.dumps(batch))])
+            self.events += batch
+            time.sleep(0.05)
+
+
+def test_the_live_api_answers_while_a_big_province_restores(
+    workers: Workers, live_settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    events = history(random.Random(5), now)
+    records = [(b"01", orjson.dumps(events[i : i + 1000])) for i in range(0, len(events), 1000)]
+    # 1. the history, counted and checkpointed by a worker that does not snapshot (a
+    # snapshot moves the acceptance horizon: the rest of the history would be refused)
+    workers.extra_env = {"ANTT_ACCEPTANCE_WINDOW_DAYS": "62",
+                         "ANTT_WORKER_SNAPSHOT_EVERY_CHUNKS": "0"}
+    workers.start("w1")
+    produce(live_settings, records)
+    wait_until(lambda: workers.counted("w1") == len(events), START_TIMEOUT,
+               f"w1 to count {len(events)} events")
+    wait_until(lambda: sum(committed_offsets(live_settings).values()) == len(records),
+               START_TIMEOUT, "the history checkpointed and committed")
+    workers.signal("w1", signal.SIGTERM)
+    # 2. restored from its chunks, then the next record's flush snapshots the province
+    # (evicting most of it), then the worker stops
+    workers.extra_env["ANTT_WORKER_SNAPSHOT_EVERY_CHUNKS"] = "1"
+    workers.start("w1")
+    wait_until(lambda: workers.counted("w1") == len(events), START_TIMEOUT, "the restore")
+    fresh = [make_event("admin_violation_sanctioned", commune_code=communes_of("01")[0],
+                        occurred_at=now, recorded_at=now)]
+    produce(live_settings, [(b"01", orjson.dumps(fresh))])
+    events += fresh
+    wait_until(lambda: workers.status("w1")["stats"]["snapshots"], START_TIMEOUT,
+               "the snapshot")
+    wait_until(lambda: sum(committed_offsets(live_settings).values()) == len(records) + 1,
+               START_TIMEOUT, "the record committed")
+    workers.signal("w1", signal.SIGTERM)
+    workers.extra_env["ANTT_WORKER_SNAPSHOT_EVERY_CHUNKS"] = "0"
+    # 3. restarted (snapshot + chunks): the API is asked and records arrive all through the restore
+    port = workers.start("w1")
+    poller = Poller(port)
+    poller.start()
+    trickle = Trickle(live_settings, now)
+    trickle.start()
+    log_before = len(workers.tail("w1", 100_000))
+    wait_until(lambda: RESTORED.search(workers.tail("w1", 100_000)[log_before:]),
+               START_TIMEOUT, "the restore")
+    time.sleep(1.0)  # records keep arriving after it too
+    trickle.stop.set()
+    trickle.join(timeout=30)
+    total = len(events) + len(trickle.events)
+    wait_until(lambda: workers.counted("w1") == total, START_TIMEOUT,
+               f"w1 to count {total} events")
+    time.sleep(1.5)  # a record counted twice would show by now
+    poller.stop.set()
+    poller.join(timeout=10)
+    # 4. every answer was quick, and the figures are the truth's
+    match = RESTORED.search(workers.tail("w1", 100_000)[log_before:])
+    assert match is not None
+    replayed, took = int(match.group(1)), float(match.group(2))
+    answers = poller.answers
+    slowest = sorted(answers, key=lambda a: -a[1])[:5]
+    shown = [(datetime.fromtimestamp(a, UTC).time().isoformat(), round(t * 1000), s)
+             for a, t, s in slowest]
+    not_ready = sum(1 for a in answers if a[2] == 503)
+    print(f"{len(events)} events of history, {replayed} facts replayed in {took:.2f} s; "
+          f"{len(trickle.events)} events produced meanwhile; {len(answers)} answers "
+          f"({not_ready} 503), the slowest (asked at, ms, status): {shown}")
+    assert replayed > 50_000 and len(trickle.events) > 30
+    assert {a[2] for a in answers} <= {200, 503}
+    assert slowest[0][1] < MAX_ANSWER_S, (shown, workers.tail("w1"))
+    assert workers.counted("w1") == total
+    everything = events + trickle.events
+    status, national = get_json(port, "/api/v1/live/national")
+    assert status == 200
+    assert streams_truth.compare(national, streams_truth.figures(everything, now)) == []
+    for code in ("01", "79"):
+        status, page = get_json(port, f"/api/v1/live/provinces/{code}")
+        assert status == 200
+        truth = streams_truth.figures(everything, now, province=code)
+        assert streams_truth.compare(page, truth) == [], code
