@@ -8,6 +8,9 @@ frozen counters, the horizon) and builds the records to write; the agent writes 
 The worker builds a snapshot in steps (:meth:`Retention.snapshot_async`: eviction, JSON,
 zlib and SHA-256 a slice at a time), so that its event loop keeps serving the other
 partitions and the live API meanwhile; the records are those of :meth:`Retention.snapshot`.
+It restores a province in steps too (:meth:`Retention.restore_steps`: into a fresh state,
+with this object's bookkeeping taken only by :meth:`Retention.adopt`, once the whole
+partition is rebuilt; ``Runtime.restore_async``).
 No Kafka here: tested with plain dicts as the table.
 """
 
