@@ -10,13 +10,16 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
 from test_retention_snapshots import NOW, POLICY, PROVINCES, Worker, answers, scenario
 
+from antt.settings import Settings
 from streams import checkpoint
+from streams.app import LiveApp
 from streams.logic.calendar import LocalCalendar
 from streams.logic.facts import from_json
 from streams.logic.retention import Frozen
@@ -233,3 +236,51 @@ async def test_the_event_loop_keeps_running_while_a_big_province_restores(
         blocking.states["01"], now, detail=True)
     assert gap < 0.15, f"the event loop stalled {gap * 1000:.0f} ms (one piece: {old_gap:.3f} s)"
     assert old_gap > 2 * gap  # the province is big enough for the test to mean something
+
+
+class _TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+def live_app(table: dict[str, bytes], partitions: set[int]) -> LiveApp:
+    """A ``LiveApp`` around a plain runtime and table: its restore logic without Faust."""
+    settings = Settings()
+    topic = settings.events_topic
+    assignor = SimpleNamespace(assigned_actives=lambda: {_TP(topic, p) for p in partitions})
+    runtime = Runtime(LocalCalendar(), topic, policy=POLICY)
+    app = LiveApp(settings, SimpleNamespace(assignor=assignor), runtime,  # type: ignore[arg-type]
+                  runtime.cal, None, None, SimpleNamespace(items=table.items), "w1")
+    app.ready = True
+    return app
+
+
+async def test_the_worker_adopts_a_partition_whole_and_drops_one_revoked_meanwhile() -> None:
+    _old, _new, recs = scenario(2)
+    worker = Worker()
+    worker.feed(recs)
+    app = live_app(worker.table, ALL)
+    app.restore_assigned()
+    task = app.restoring[0]
+    assert set(app.restoring) == ALL and app.restoring[1] is task
+    app.restore_assigned()  # (a record or the timer asks again: no second restore)
+    assert app.restoring[0] is task
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert app.runtime.loaded == set() and app.runtime.states == {}  # 503 meanwhile
+    app.revocations[1] = 1  # partition 1 revoked (and maybe assigned again) meanwhile
+    await task
+    assert app.restoring == {} and app.runtime.loaded == {0, 2}
+    assert set(app.runtime.states) == {PROVINCES[0], PROVINCES[2]}
+    app.restore_assigned()  # the timer's next turn restores partition 1 afresh
+    await app.restoring[1]
+    assert app.runtime.loaded == ALL
+    # (the worker restores at the real clock: the lag and the last hour's minutes differ)
+    assert clockless(answers(app.runtime)) == clockless(answers(worker.runtime))
+
+
+def clockless(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: clockless(v) for k, v in value.items()
+                if k not in ("lag_seconds", "last_hour")}
+    return [clockless(v) for v in value] if isinstance(value, list) else value
