@@ -136,6 +136,8 @@ def test_the_live_api_answers_while_a_big_province_restores(
           f"{len(trickle.events)} events produced meanwhile; {len(answers)} answers "
           f"({not_ready} 503), the slowest (asked at, ms, status): {shown}")
     assert replayed > 50_000 and len(trickle.events) > 30
+    # records did arrive during the restore (they waited for it)
+    assert "waits for its partition's restore" in workers.tail("w1", 100_000)[log_before:]
     assert {a[2] for a in answers} <= {200, 503}
     assert slowest[0][1] < MAX_ANSWER_S, (shown, workers.tail("w1"))
     assert workers.counted("w1") == total
