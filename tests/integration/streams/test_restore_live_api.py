@@ -14,40 +14,16 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 import streams_truth
+from live_api_helpers import START_TIMEOUT, ApiPoller, checkpoint_history, history
 from streams_harness import Workers, committed_offsets, get_json, produce, wait_until
-from test_snapshot_live_api import history
 
 from antt.settings import Settings
 from schemas.examples import make_event
 from schemas.units import communes_of
 
 pytestmark = pytest.mark.integration
-START_TIMEOUT = 120
 MAX_ANSWER_S = 0.5  # restored in one piece, this province held every answer ~1.5 s
 RESTORED = re.compile(r"restored partitions .*: (\d+) facts replayed in ([0-9.]+) s")
-
-
-class Poller(threading.Thread):
-    """Asks the live API for the national page again and again; keeps every answer
-    (asked at, seconds, HTTP status). No answer at all (the web server not up yet) is
-    not kept."""
-
-    def __init__(self, port: int):
-        super().__init__(daemon=True)
-        self.port = port
-        self.answers: list[tuple[float, float, int]] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            asked = time.time()
-            try:
-                status, _ = get_json(self.port, "/api/v1/live/national")
-            except OSError:
-                time.sleep(0.05)
-                continue
-            self.answers.append((asked, time.time() - asked, status))
-            time.sleep(0.01)
 
 
 class Trickle(threading.Thread):
@@ -78,18 +54,8 @@ def test_the_live_api_answers_while_a_big_province_restores(
 ) -> None:
     now = datetime.now(UTC)
     events = history(random.Random(5), now)
-    records = [(b"01", orjson.dumps(events[i : i + 1000])) for i in range(0, len(events), 1000)]
-    # 1. the history, counted and checkpointed by a worker that does not snapshot (a
-    # snapshot moves the acceptance horizon: the rest of the history would be refused)
-    workers.extra_env = {"ANTT_ACCEPTANCE_WINDOW_DAYS": "62",
-                         "ANTT_WORKER_SNAPSHOT_EVERY_CHUNKS": "0"}
-    workers.start("w1")
-    produce(live_settings, records)
-    wait_until(lambda: workers.counted("w1") == len(events), START_TIMEOUT,
-               f"w1 to count {len(events)} events")
-    wait_until(lambda: sum(committed_offsets(live_settings).values()) == len(records),
-               START_TIMEOUT, "the history checkpointed and committed")
-    workers.signal("w1", signal.SIGTERM)
+    # 1. the history, counted and checkpointed by a worker that does not snapshot
+    records = checkpoint_history(workers, live_settings, events)
     # 2. restored from its chunks, then the next record's flush snapshots the province
     # (evicting most of it), then the worker stops
     workers.extra_env["ANTT_WORKER_SNAPSHOT_EVERY_CHUNKS"] = "1"
@@ -107,7 +73,7 @@ def test_the_live_api_answers_while_a_big_province_restores(
     workers.extra_env["ANTT_WORKER_SNAPSHOT_EVERY_CHUNKS"] = "0"
     # 3. restarted (snapshot + chunks): the API is asked and records arrive all through the restore
     port = workers.start("w1")
-    poller = Poller(port)
+    poller = ApiPoller(port)
     poller.start()
     trickle = Trickle(live_settings, now)
     trickle.start()

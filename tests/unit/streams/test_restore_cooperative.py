@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import orjson
 import pytest
+from loop_gap import longest_gap
 from test_retention_snapshots import NOW, POLICY, PROVINCES, Worker, answers, scenario
 
 from antt.settings import Settings
@@ -181,29 +181,6 @@ def big_table() -> Iterator[tuple[dict[str, bytes], float]]:
     yield table, now
     gc.unfreeze()  # (restore_async freezes what it built, as the worker wants)
     gc.set_threshold(*thresholds)
-
-
-async def longest_gap(work: Callable[[], Awaitable[Any]],
-                      watch: Callable[[], None] = lambda: None) -> tuple[Any, float]:
-    """``(what the work returned, longest gap between two wake-ups of a 10 ms ticker)``;
-    ``watch`` is called at every wake-up."""
-    wakeups: list[float] = []
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        while True:
-            wakeups.append(time.perf_counter())
-            watch()
-            if done.is_set():
-                return
-            await asyncio.sleep(0.01)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0.03)
-    result = await work()
-    done.set()
-    await task
-    return result, max(b - a for a, b in zip(wakeups, wakeups[1:], strict=False)) - 0.01
 
 
 async def test_the_event_loop_keeps_running_while_a_big_province_restores(

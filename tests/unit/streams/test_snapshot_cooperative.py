@@ -3,18 +3,17 @@ the records are the same bytes as those of the old one-piece encoding."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import hashlib
 import sys
-import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from loop_gap import longest_gap
 
 from streams import checkpoint
 from streams.logic.calendar import LocalCalendar
@@ -63,26 +62,6 @@ def copy_of(state: ProvinceState) -> ProvinceState:
 
 def retention(part_bytes: int = 512 * 1024) -> Retention:
     return Retention(Policy(window_days=WINDOW_DAYS, every_chunks=1, part_bytes=part_bytes), {})
-
-
-async def longest_gap(work: Callable[[], Awaitable[Any]]) -> tuple[Any, float]:
-    """``(what the work returned, longest gap between two wake-ups of a 10 ms ticker)``."""
-    wakeups: list[float] = []
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        while True:
-            wakeups.append(time.perf_counter())
-            if done.is_set():
-                return
-            await asyncio.sleep(0.01)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0.03)
-    result = await work()
-    done.set()
-    await task
-    return result, max(b - a for a, b in zip(wakeups, wakeups[1:], strict=False)) - 0.01
 
 
 @pytest.mark.parametrize("n_facts", [0, 1, 4999, 5000, 5001, 12_345])
