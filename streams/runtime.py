@@ -8,22 +8,19 @@ returns; this module never touches Kafka, so it is tested with plain bytes.
 
 from __future__ import annotations
 
-import base64
 import gc
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, overload
 
-import orjson
 from aiokafka.partitioner import murmur2
 
 from antt.perf import gc_paused
 from schemas import MAX_BATCH_EVENTS, validate_batch
 from schemas.plain import plain_events
-from streams import checkpoint
+from streams import checkpoint, letters
 from streams.logic.calendar import LocalCalendar
 from streams.logic.facts import F_ID, F_POS, F_REC, POS_STRIDE, Fact, plain_fact, to_fact
 from streams.logic.retention import Steps, drive
@@ -40,8 +37,6 @@ from streams.snapshots import (
 
 log = logging.getLogger(__name__)
 _PROVINCE_KEY = re.compile(rb"^[0-9]{2}$")
-MISROUTED = "province on a second partition"
-OUTSIDE_WINDOW = "outside the live acceptance window"
 
 
 @dataclass
@@ -61,15 +56,6 @@ class RecordResult:
     duplicates: int = 0
     skipped: int = 0
     dead_letters: list[bytes] = field(default_factory=list)
-
-
-def _raw_fields(raw: bytes) -> dict[str, str]:
-    try:
-        return {"raw": raw.decode("utf-8"), "raw_encoding": "utf-8"}
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(raw) - 3:  # a prefix that cut a character in two
-            return {"raw": raw[: exc.start].decode("utf-8"), "raw_encoding": "utf-8"}
-        return {"raw": base64.b64encode(raw).decode("ascii"), "raw_encoding": "base64"}
 
 
 def expected_partition(key: bytes, partition_count: int) -> int:
@@ -283,9 +269,9 @@ class Runtime:
         when = datetime.fromtimestamp(horizon, UTC).isoformat()
         for fact in facts:
             if fact[F_REC] < horizon and fact[F_ID] not in registry:
-                reason = (f"{OUTSIDE_WINDOW}: recorded before {when}; not counted in the live "
-                          "figures (it may be a resend of an event no longer in memory); "
-                          "ClickHouse stores it")
+                reason = (f"{letters.OUTSIDE_WINDOW}: recorded before {when}; not counted in "
+                          "the live figures (it may be a resend of an event no longer in "
+                          "memory); ClickHouse stores it")
                 raw = events[fact[F_ID]].model_dump_json().encode()
                 self._dead(result, reason, "recorded_at", fact[F_POS] - base, fact[F_ID], raw,
                            partition, offset)
@@ -310,14 +296,7 @@ class Runtime:
             log.error("province %s arrives on %s[%d] but is counted from partition %d: its "
                       "records there are dead-lettered (check the producer's partitioner)",
                       province, self.topic, partition, home)
-        reason = (
-            f"{MISROUTED}: province {province} belongs to partition {home} of "
-            f"{self.topic}, this record came on partition {partition}; all records of a "
-            "province must carry its code as key and use Kafka's default (murmur2) "
-            "partitioner. NOT counted in the live figures, although the ClickHouse sink "
-            "stores its valid events: live and ClickHouse differ by this record until it is "
-            "resent on the province's partition (docs/operations.md)"
-        )
+        reason = letters.misrouted_reason(province, home, self.topic, partition)
         self._dead(result, reason, "", None, None, raw, partition, offset)
 
     def _state(self, province: str, partition: int) -> ProvinceState:
@@ -346,14 +325,8 @@ class Runtime:
             "event_id": event_id,
             "source": {"topic": self.topic, "partition": partition, "offset": offset},
         }
-        encoded = orjson.dumps({**letter, **_raw_fields(raw)})
-        if len(encoded) > self.dlq_max_bytes:
-            # Too big for one Kafka record: a prefix, the size and the SHA-256 of the bytes
-            # (the original stays readable in the source topic at ``source``).
-            keep = max(0, (self.dlq_max_bytes - len(orjson.dumps(letter)) - 400) // 8)
-            encoded = orjson.dumps({**letter, **_raw_fields(raw[:keep]), "raw_truncated": True,
-                                    "raw_size": len(raw),
-                                    "raw_sha256": hashlib.sha256(raw).hexdigest()})
+        encoded, truncated = letters.encode(letter, raw, self.dlq_max_bytes)
+        if truncated:
             self.stats["letters_truncated"] += 1
         result.dead_letters.append(encoded)
 

@@ -15,10 +15,11 @@ import streams_truth
 from streams_harness import window_phases
 
 from schemas import units
+from streams.letters import OUTSIDE_WINDOW
 from streams.logic.calendar import LocalCalendar
 from streams.logic.render import render
 from streams.logic.view import province_summary
-from streams.runtime import OUTSIDE_WINDOW, Runtime
+from streams.runtime import Runtime
 from streams.snapshots import Policy, SnapshotWrite
 
 ICT = timezone(timedelta(hours=7))

@@ -11,10 +11,11 @@ import streams_truth
 from kafka.partitioner.default import murmur2 as kafka_murmur2
 
 from schemas import units
+from streams.letters import MISROUTED
 from streams.logic.calendar import LocalCalendar
 from streams.logic.render import render
 from streams.logic.view import province_summary
-from streams.runtime import MISROUTED, Runtime, expected_partition
+from streams.runtime import Runtime, expected_partition
 
 ICT = timezone(timedelta(hours=7))
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=ICT)
