@@ -19,7 +19,7 @@ tests/unit/schemas/test_validate_plain.py holds it to ``validate_batch`` on gene
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import SchemaValidator, ValidationError, core_schema
@@ -28,12 +28,11 @@ from antt.perf import gc_paused
 from schemas import units
 from schemas.fastpath import _bound, _fast_copy
 from schemas.recover import LIST
+from schemas.validate import _GC_PAUSE_MIN_BYTES, tolerance_of
 
 UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 """The canonical spelling, the one ``str(uuid)`` gives; pydantic accepts more (uppercase,
 no hyphens, braces), which the lane leaves to the validator."""
-_GC_PAUSE_MIN_BYTES = 8192
-_TOLERANCES: dict[float, timedelta] = {}
 
 
 def _as_dicts(node: Any) -> Any:
@@ -80,9 +79,6 @@ def plain_events(
     (standard-library offsets), if every event is valid and plain; else ``None``."""
     if type(raw) is not bytes or raw[:1] != b"[":
         return None
-    tolerance = _TOLERANCES.get(future_tolerance_s)
-    if tolerance is None:
-        tolerance = _TOLERANCES[future_tolerance_s] = timedelta(seconds=future_tolerance_s)
     try:
         if len(raw) < _GC_PAUSE_MIN_BYTES:
             events = PLAIN_LIST.validate_json(raw)
@@ -93,7 +89,8 @@ def plain_events(
         return None
     if not 0 < len(events) <= max_events:
         return None
-    return events if _all_plain(events, now + tolerance, expected_province) else None
+    limit = now + tolerance_of(future_tolerance_s)
+    return events if _all_plain(events, limit, expected_province) else None
 
 
 def _all_plain(events: list[dict[str, Any]], limit: datetime, key: str) -> bool:

@@ -96,12 +96,7 @@ def _report(
     data = _as_bytes(raw)
     if isinstance(data, Rejection):
         return ValidationReport([], [data])
-    tolerance = _TOLERANCES.get(tolerance_s)
-    if tolerance is None:  # (building a timedelta costs more than a dict lookup)
-        tolerance = _TOLERANCES[tolerance_s] = timedelta(seconds=tolerance_s)
-        if len(_TOLERANCES) > 64:
-            _TOLERANCES.clear()
-    limit = now + tolerance
+    limit = now + tolerance_of(tolerance_s)
     if len(data) < _GC_PAUSE_MIN_BYTES:
         events, indices, rejected, plain = check(data, limit, max_events, key)
     else:
@@ -114,6 +109,16 @@ def _report(
     if key is not None and any(e.province_code != key for e in events):
         events, rejected = _check_key(events, indices, rejected, key, data)
     return ValidationReport(events, rejected)
+
+
+def tolerance_of(seconds: float) -> timedelta:
+    """``timedelta(seconds=seconds)``, cached (building one costs more than a dict lookup)."""
+    tolerance = _TOLERANCES.get(seconds)
+    if tolerance is None:
+        tolerance = _TOLERANCES[seconds] = timedelta(seconds=seconds)
+        if len(_TOLERANCES) > 64:
+            _TOLERANCES.clear()
+    return tolerance
 
 
 def _as_bytes(raw: Any) -> bytes | Rejection:
