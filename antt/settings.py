@@ -61,6 +61,14 @@ class Settings(BaseSettings):
         "start (bytes; 0: glibc's adaptive default; 131072 saves ~55 MB for ~13 % of "
         "throughput), see docs/operations.md"
     )
+    worker_validation_process: bool = Field(
+        True, description="validate records in a child process, on the second core "
+        "(streams/lane.py); false: in the worker process"
+    )
+    worker_pipeline_records: int = Field(
+        4, ge=1, le=64, description="records fetched ahead of the one being counted (sent to "
+        "the validation process meanwhile)"
+    )
     acceptance_window_days: float = Field(
         62.0, ge=0, description="live counters: facts recorded longer ago leave memory at a "
         "snapshot, and later events recorded before it are not counted live (0: keep all; "

@@ -18,11 +18,11 @@ from typing import Any, Literal, overload
 from aiokafka.partitioner import murmur2
 
 from antt.perf import gc_paused
-from schemas import MAX_BATCH_EVENTS, validate_batch
-from schemas.plain import plain_events
+from schemas import validate_batch
 from streams import checkpoint, letters
+from streams.lane import Answer, lane_facts
 from streams.logic.calendar import LocalCalendar
-from streams.logic.facts import F_ID, F_POS, F_REC, POS_STRIDE, Fact, plain_fact, to_fact
+from streams.logic.facts import F_ID, F_POS, F_REC, POS_STRIDE, Fact, to_fact
 from streams.logic.retention import Steps, drive
 from streams.logic.state import ProvinceState
 from streams.snapshots import (
@@ -100,14 +100,15 @@ class Runtime:
 
     def process(
         self, raw: bytes | None, key: bytes | None, partition: int, offset: int, now_ts: float,
-        record_ts: float | None = None,
+        record_ts: float | None = None, answer: Answer | None = None,
     ) -> RecordResult:
         """Validate, dedup and count one source record; never raises, never stalls.
 
         ``record_ts`` is the record's Kafka timestamp (seconds): the validator's "now" for
         the future-time rule, as in the sink, so both give the same verdict on every replay
-        (``now_ts`` when the record has none). An unexpected error (a bug) dead-letters the
-        whole record with the error as reason.
+        (``now_ts`` when the record has none). ``answer`` is the validation lane's for this
+        record (``streams/lane.py``), if it gave one: the plain lane is then not run here.
+        An unexpected error (a bug) dead-letters the whole record with the error as reason.
         """
         pending = self.pending.setdefault(partition, Pending(last_flush=now_ts))
         pending.records += 1
@@ -115,7 +116,7 @@ class Runtime:
         try:
             result = self._process(raw, key, partition, offset, now_ts, pending,
                                    record_ts if record_ts is not None and record_ts >= 0
-                                   else now_ts)
+                                   else now_ts, answer)
         except Exception as exc:
             log.exception("record %s[%d]@%d failed", self.topic, partition, offset)
             if key is not None and _PROVINCE_KEY.match(key):
@@ -140,6 +141,7 @@ class Runtime:
         now_ts: float,
         pending: Pending,
         validate_ts: float,
+        answer: Answer | None,
     ) -> RecordResult:
         result = RecordResult()
         if raw is None:
@@ -159,7 +161,10 @@ class Runtime:
         now = datetime.fromtimestamp(validate_ts, UTC)
         state = self._state(province, partition)
         base = offset * POS_STRIDE
-        facts = self._plain_facts(raw, now, province, state, base, result)
+        if answer is None:
+            answer = Answer(lane_facts(raw, province, validate_ts, base,
+                                       self.future_tolerance_s))
+        facts = self._plain_facts(answer, province, state, result)
         if facts is None:
             facts = self._validated_facts(raw, now, province, state, base, result,
                                           partition, offset)
@@ -173,26 +178,22 @@ class Runtime:
         return result
 
     def _plain_facts(
-        self, raw: bytes, now: datetime, province: str, state: ProvinceState, base: int,
-        result: RecordResult,
+        self, answer: Answer, province: str, state: ProvinceState, result: RecordResult,
     ) -> list[Fact] | None:
-        """Facts of a record the validator's plain lane settles (``schemas/plain.py``: every
-        event valid, of this province, no legacy code), else ``None``. Also ``None`` when an
-        event falls outside the acceptance window: :meth:`_validated_facts` dead-letters it."""
-        events = plain_events(raw, now=now, expected_province=province,
-                              future_tolerance_s=self.future_tolerance_s,
-                              max_events=MAX_BATCH_EVENTS)
-        if events is None:
+        """The facts of a record the validator's plain lane settled (``schemas/plain.py``:
+        every event valid, of this province, no legacy code) past the watermark, else
+        ``None``. Also ``None`` when an event falls outside the acceptance window:
+        :meth:`_validated_facts` dead-letters it."""
+        if answer.facts is None:
             return None
         watermark = state.watermark
-        facts = [plain_fact(event, pos) for pos, event in enumerate(events, base)
-                 if pos > watermark]
+        facts = [f for f in answer.facts if f[F_POS] > watermark]
         horizon = self.retention.horizon(province)
         if horizon is not None:
             registry = state.registry
             if any(f[F_REC] < horizon and f[F_ID] not in registry for f in facts):
                 return None
-        result.skipped += len(events) - len(facts)
+        result.skipped += len(answer.facts) - len(facts)
         return facts
 
     def _validated_facts(

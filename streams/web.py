@@ -25,6 +25,12 @@ def _json(view: View, data: Any, status: int = 200) -> Response:
     return view.bytes(orjson.dumps(data), content_type=JSON, status=status)
 
 
+def _lane_status(live_app: Any) -> dict[str, Any] | None:
+    """The validation process (streams/lane.py): its pid and counts, if the worker has one."""
+    lane = live_app.extras.get("lane")
+    return None if lane is None else {"pid": lane.pid, **lane.stats}
+
+
 async def _answer(view: View, scope: str, code: str | None = None) -> Response:
     try:
         return _json(view, await live.snapshot(scope, code))
@@ -69,6 +75,7 @@ def register(live_app: LiveApp) -> None:
                 "partitions": sorted(runtime.loaded),
                 "provinces": sorted(runtime.states),
                 "stats": runtime.stats,
+                "lane": _lane_status(live_app),
             })
 
     del National, Provinces, Province, Summaries, Status

@@ -1,6 +1,8 @@
-"""Agent ``count_events``: one source record (a batch of up to 1000 events) per iteration.
+"""Agent ``count_events``: one source record (a batch of up to 1000 events) at a time.
 
-Per record: validate the batch, dead-letter the bad events, dedup and count the good ones in
+Records are sent to the validation process as they are fetched and counted in order a few
+records later (``streams/agents/pipeline.py``). Per record: validate the batch (or take the
+validation process's answer), dead-letter the bad events, dedup and count the good ones in
 memory (``Runtime.process``). Per partition and flush interval: wait until the broker holds
 the dead letters, write the accepted facts as checkpoint chunks to the table and wait for
 them, then ack the records they came from (see
@@ -15,7 +17,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from streams.agents.pipeline import Pipeline, Ticket
 from streams.compat import committed_offset
+from streams.lane import Answer, Lane
 from streams.snapshots import SnapshotWrite
 
 if TYPE_CHECKING:
@@ -33,8 +37,21 @@ def register(live_app: LiveApp) -> None:
     async def count_events(stream: Any) -> None:
         plain = stream.noack()
         live_app.extras["stream"] = plain
-        async for event in plain.events():
-            await _handle(live_app, plain, event, unacked)
+        settings = live_app.settings
+        lane = (Lane(settings.future_tolerance_s) if settings.worker_validation_process
+                else None)
+
+        async def handle(event: Any, ticket: Ticket | None) -> None:
+            await _handle(live_app, plain, event, unacked, ticket)
+
+        pipeline = Pipeline(handle, settings.worker_pipeline_records, lane)
+        live_app.extras["lane"] = lane
+        await pipeline.start()
+        try:
+            async for event in plain.events():
+                await pipeline.put(event)
+        finally:
+            await pipeline.close()
 
 
 async def recheck_positions(live_app: LiveApp, delay_s: float = 0.5) -> None:
@@ -96,8 +113,11 @@ async def _in_sequence(live_app: LiveApp, tp: Any, offset: int) -> bool:
 
 
 async def _handle(
-    live_app: LiveApp, stream: Any, event: Any, unacked: dict[int, list[Any]]
+    live_app: LiveApp, stream: Any, event: Any, unacked: dict[int, list[Any]],
+    ticket: Ticket | None = None,
 ) -> None:
+    """Count one record (in the order fetched); ``ticket`` is the validation lane's answer
+    to come for it, if the record was sent there (``streams/agents/pipeline.py``)."""
     message = event.message
     partition, offset = message.partition, message.offset
     runtime = live_app.runtime
@@ -117,8 +137,9 @@ async def _handle(
             return
     if not await _in_sequence(live_app, message.tp, offset):
         return
+    answer = await ticket if ticket is not None else None
     async with _lock(live_app, partition):
-        await _count(live_app, stream, event, unacked)
+        await _count(live_app, stream, event, unacked, answer)
 
 
 async def _wait_restore(
@@ -137,7 +158,8 @@ async def _wait_restore(
 
 
 async def _count(
-    live_app: LiveApp, stream: Any, event: Any, unacked: dict[int, list[Any]]
+    live_app: LiveApp, stream: Any, event: Any, unacked: dict[int, list[Any]],
+    answer: Answer | None = None,
 ) -> None:
     message = event.message
     partition, offset = message.partition, message.offset
@@ -146,7 +168,7 @@ async def _count(
         return  # revoked while this waited for the partition's lock
     now = time.time()
     result = runtime.process(message.value, message.key, partition, offset, now,
-                             record_ts=message.timestamp)
+                             record_ts=message.timestamp, answer=answer)
     if result.dead_letters:
         sent = live_app.extras["letters"].setdefault(partition, [])
         for letter in result.dead_letters:

@@ -124,6 +124,8 @@ def test_the_live_api_answers_while_a_big_province_snapshots_and_restores(
     assert_quick(answers, f"{replayed} facts replayed in {took:.2f} s, {not_ready} answers "
                  f"503, {len(trickle.events)} events produced meanwhile", workers)
     assert workers.counted("w1") == total
+    lane = workers.status("w1")["lane"]  # records went through the validation process
+    assert lane["answered"] >= 30 and lane["deaths"] == 0, lane
     everything = events + trickle.events
     status, national = get_json(port, "/api/v1/live/national")
     assert status == 200

@@ -1,6 +1,6 @@
-"""The worker's plain lane (schemas/plain.py + facts.plain_fact) changes nothing it decides:
-the same stream through a runtime whose lane is switched off gives the same results, dead
-letters, facts and figures. And ordinary records do take the lane."""
+"""The worker's plain lane (streams/lane.py: schemas/plain.py + facts.plain_fact) changes
+nothing it decides: the same stream through a runtime whose lane is switched off gives the
+same results, dead letters, facts and figures. And ordinary records do take the lane."""
 
 from __future__ import annotations
 
@@ -49,17 +49,17 @@ def _run(stream: list[Record]) -> tuple[Runtime, list[Any]]:
 def test_the_lane_changes_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = _stream()
     taken: list[bool] = []
-    lane = streams.runtime.plain_events
+    lane = streams.runtime.lane_facts
 
     def counted(*args: Any, **kwargs: Any) -> Any:
-        events = lane(*args, **kwargs)
-        taken.append(events is not None)
-        return events
+        facts = lane(*args, **kwargs)
+        taken.append(facts is not None)
+        return facts
 
-    monkeypatch.setattr(streams.runtime, "plain_events", counted)
+    monkeypatch.setattr(streams.runtime, "lane_facts", counted)
     fast, fast_results = _run(stream)
     assert sum(taken) > len(stream) // 2  # ordinary records take the lane
-    monkeypatch.setattr(streams.runtime, "plain_events", lambda *a, **k: None)
+    monkeypatch.setattr(streams.runtime, "lane_facts", lambda *a, **k: None)
     slow, slow_results = _run(stream)
 
     assert fast_results == slow_results

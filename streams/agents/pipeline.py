@@ -1,0 +1,84 @@
+"""Between Faust's stream and the counting: records are validated ahead, counted in order.
+
+The agent ``count_events`` takes each record from Faust's stream as soon as it is fetched and
+:meth:`Pipeline.put` sends it to the validation lane (``streams/lane.py``, a child process);
+one task counts the records in the order they came, up to ``worker_pipeline_records`` behind,
+by which time the lane has usually answered. So the worker counts record N while the child
+validates N+1..N+k: the two cores work at once. Nothing else changes: the records are counted
+one at a time, in order, by the same code (``count_events._handle``), acked as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from streams.lane import Answer, Lane, request_of
+
+log = logging.getLogger(__name__)
+
+Ticket = asyncio.Future[Answer | None]
+Handler = Callable[[Any, Ticket | None], Awaitable[None]]
+
+
+class Pipeline:
+    def __init__(self, handle: Handler, depth: int, lane: Lane | None):
+        self.handle = handle
+        self.lane = lane
+        self.queue: asyncio.Queue[tuple[Any, Ticket | None]] = asyncio.Queue(maxsize=depth)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.lane is not None:
+            try:
+                await self.lane.start()
+            except OSError:
+                log.exception("validation lane did not start: records are validated in the "
+                              "worker (tried again later)")
+        self.task = asyncio.ensure_future(self._count())
+
+    async def put(self, event: Any) -> None:
+        """Queue ``event`` (waiting while ``depth`` records are queued); re-raises what
+        stopped the counting task, as an error in the agent's own loop would."""
+        task = self.task
+        assert task is not None, "Pipeline.start first"
+        item = (event, self._ticket(event.message))
+        if task.done():
+            task.result()
+        if not self.queue.full():
+            self.queue.put_nowait(item)
+            return
+        putter = asyncio.ensure_future(self.queue.put(item))
+        await asyncio.wait({putter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not putter.done():
+            putter.cancel()
+            task.result()  # (the task ended: raise its error)
+
+    def _ticket(self, message: Any) -> Ticket | None:
+        if self.lane is None or type(message.value) is not bytes:
+            return None
+        request = request_of(message.key, message.offset, message.timestamp)
+        return None if request is None else self.lane.submit(message.value, request)
+
+    async def _count(self) -> None:
+        queue = self.queue
+        while True:
+            event, ticket = await queue.get()
+            # Let the agent refill the queue first (a get from a full queue does not yield):
+            # so the lane always has the next records while this one is counted.
+            await asyncio.sleep(0)
+            await self.handle(event, ticket)
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("the counting task had failed")
+        if self.lane is not None:
+            await self.lane.close()

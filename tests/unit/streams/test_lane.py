@@ -1,0 +1,225 @@
+"""The validation lane (streams/lane.py): a real child process answers exactly what the worker
+would compute itself; a child that dies loses no record and is started again; a child whose
+worker is gone exits. And the pipeline (streams/agents/pipeline.py) counts in order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+import streams_gen
+
+from streams import lane as lane_module
+from streams.agents.pipeline import Pipeline
+from streams.lane import Answer, Lane, lane_facts, request_of
+from streams.logic.calendar import LocalCalendar
+from streams.logic.view import province_summary
+from streams.runtime import Runtime
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone(timedelta(hours=7)))
+TS = NOW.timestamp()
+
+Record = tuple[int, bytes | None, bytes | None]
+
+
+def _stream() -> list[Record]:
+    """Three provinces, out of order, resent, corrected; malformed records; all sent twice."""
+    rng = random.Random(5)
+    events = streams_gen.scenario(rng, NOW, ["01", "79", "48"], n_incidents=250)
+    recs: list[tuple[bytes | None, bytes | None]] = list(streams_gen.records(events, rng))
+    bad, _, _ = streams_gen.malformed(NOW)
+    return [(offset, *rec) for offset, rec in enumerate(recs + bad + recs)]
+
+
+async def _wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def _answers(lane: Lane, stream: list[Record]) -> list[Answer | None]:
+    futures = []
+    for offset, key, value in stream:
+        request = request_of(key, offset, TS)
+        if request is None or value is None:
+            futures.append(None)
+        else:
+            futures.append(lane.submit(value, request))
+    return [await asyncio.wait_for(f, 30) if f is not None else None for f in futures]
+
+
+def _run(stream: list[Record], answers: list[Answer | None]) -> tuple[Runtime, list[Any]]:
+    runtime = Runtime(LocalCalendar(), "antt.events.v1")
+    results = []
+    for (offset, key, value), answer in zip(stream, answers, strict=True):
+        result = runtime.process(value, key, 0, offset, TS, record_ts=TS, answer=answer)
+        letters = [{k: v for k, v in orjson.loads(x).items() if k != "dead_lettered_at"}
+                   for x in result.dead_letters]
+        results.append((result.accepted, result.duplicates, result.skipped, letters))
+    return runtime, results
+
+
+def _same(a: tuple[Runtime, list[Any]], b: tuple[Runtime, list[Any]]) -> None:
+    (got, got_results), (want, want_results) = a, b
+    assert got_results == want_results
+    assert got.stats == want.stats
+    assert set(got.states) == set(want.states)
+    for code in got.states:
+        assert got.states[code].registry == want.states[code].registry
+        assert (province_summary(got.states[code], TS, detail=True)
+                == province_summary(want.states[code], TS, detail=True))
+
+
+async def test_the_child_answers_what_the_worker_computes() -> None:
+    stream = _stream()
+    lane = Lane(future_tolerance_s=300)
+    await lane.start()
+    try:
+        answers = await _answers(lane, stream)
+    finally:
+        await lane.close()
+    for (offset, key, value), answer in zip(stream, answers, strict=True):
+        if answer is not None:
+            assert key is not None and value is not None
+            assert answer.facts == lane_facts(value, key.decode(), TS, offset * 1024, 300)
+    assert sum(a is not None and a.facts is not None for a in answers) > len(stream) // 2
+    assert sum(a is not None and a.facts is None for a in answers) > 0  # declined records
+    assert lane.stats["answered"] == sum(a is not None for a in answers)
+    _same(_run(stream, answers), _run(stream, [None] * len(stream)))
+
+
+async def test_a_dead_child_loses_no_record_and_is_started_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lane_module, "RESTART_DELAY_S", 0.2)
+    stream = _stream()
+    lane = Lane(future_tolerance_s=300)
+    await lane.start()
+    first = lane.pid
+    assert first is not None
+    try:
+        half = len(stream) // 2
+        futures = [lane.submit(value, request_of(key, offset, TS))  # type: ignore[arg-type]
+                   for offset, key, value in stream[:half] if value is not None and key]
+        os.kill(first, signal.SIGKILL)
+        answers = [await asyncio.wait_for(f, 10) for f in futures]  # every one resolves
+        assert lane.stats["deaths"] == 1
+        assert any(a is None for a in answers)  # the ones it did not answer: the worker's
+        # A submit after the delay starts a new child, which answers again.
+        deadline = time.monotonic() + 10
+        while True:
+            offset, key, value = stream[0]
+            assert value is not None and key is not None
+            answer = await lane.submit(value, request_of(key, offset, TS))  # type: ignore[arg-type]
+            if answer is not None:
+                break
+            assert time.monotonic() < deadline, "the lane was not started again"
+            await asyncio.sleep(0.05)
+        assert lane.pid not in (None, first) and lane.stats["starts"] == 2
+        assert answer.facts == lane_facts(value, key.decode(), TS, offset * 1024, 300)
+    finally:
+        await lane.close()
+    # Records the dead child did not answer are validated by the worker: nothing differs.
+    padded = [a for a in answers] + [None] * (len(stream) - len(answers))
+    kept = [(o, k, v) for o, k, v in stream if v is not None and k][: len(answers)]
+    assert len(kept) == len(answers)
+    _same(_run(kept, padded[: len(kept)]), _run(kept, [None] * len(kept)))
+
+
+def test_the_child_exits_when_its_worker_is_killed() -> None:
+    """The worker killed with SIGKILL: its child sees the end of its input and exits."""
+    script = (
+        "import asyncio, sys\n"
+        "from streams.lane import Lane\n"
+        "async def main():\n"
+        "    lane = Lane(300)\n"
+        "    await lane.start()\n"
+        "    print(lane.pid, flush=True)\n"
+        "    await asyncio.Event().wait()\n"
+        "asyncio.run(main())\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        child = int(worker.stdout.readline())
+        assert _alive(child)
+        worker.kill()
+        worker.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(child):
+            assert time.monotonic() < deadline, "the child outlived its worker"
+            time.sleep(0.02)
+    finally:
+        worker.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"  # (a zombie has exited)
+    except FileNotFoundError:
+        return False
+
+
+def test_request_of_takes_only_records_it_can_answer_as_the_worker() -> None:
+    assert request_of(b"01", 7, TS) == ("01", TS, 7 * 1024)
+    assert request_of(None, 7, TS) is None
+    assert request_of(b"1", 7, TS) is None
+    assert request_of(b"01\n", 7, TS) is None
+    assert request_of(b"ab", 7, TS) is None
+    assert request_of(b"01", 7, None) is None  # no Kafka timestamp: "now" is the worker's
+    assert request_of(b"01", 7, -1) is None
+
+
+def _event(offset: int, value: bytes | None = b"[]", key: bytes = b"01") -> Any:
+    return SimpleNamespace(message=SimpleNamespace(key=key, value=value, offset=offset,
+                                                   timestamp=TS))
+
+
+async def test_the_pipeline_counts_in_order_with_the_lanes_answers() -> None:
+    stream = _stream()
+    seen: list[tuple[int, Answer | None]] = []
+
+    async def handle(event: Any, ticket: Any) -> None:
+        seen.append((event.message.offset, await ticket if ticket is not None else None))
+
+    lane = Lane(future_tolerance_s=300)
+    pipeline = Pipeline(handle, depth=3, lane=lane)
+    await pipeline.start()
+    try:
+        for offset, key, value in stream:
+            await pipeline.put(_event(offset, value, key or b"xx"))
+        await _wait_for(lambda: len(seen) == len(stream), 30)
+    finally:
+        await pipeline.close()
+    assert [offset for offset, _ in seen] == [offset for offset, _, _ in stream]
+    for (offset, key, value), (_, answer) in zip(stream, seen, strict=True):
+        if answer is not None:
+            assert key is not None and value is not None
+            assert answer.facts == lane_facts(value, key.decode(), TS, offset * 1024, 300)
+    assert sum(answer is not None for _, answer in seen) > len(stream) // 2
+    assert lane.pid is None or not _alive(lane.pid)
+
+
+async def test_an_error_in_counting_reaches_the_agent() -> None:
+    async def handle(event: Any, ticket: Any) -> None:
+        if event.message.offset == 2:
+            raise RuntimeError("boom")
+
+    pipeline = Pipeline(handle, depth=2, lane=None)
+    await pipeline.start()
+    with pytest.raises(RuntimeError, match="boom"):
+        for offset in range(100):  # (the queue fills up once counting stopped)
+            await pipeline.put(_event(offset))
+    await pipeline.close()
