@@ -249,7 +249,13 @@ def main() -> int:
     parser.add_argument("--malloc-threshold", type=int, default=None,
                         help="inproc: glibc threshold to fix (default: the worker's setting, "
                         "ANTT_WORKER_MALLOC_THRESHOLD; 0: glibc's adaptive default)")
+    parser.add_argument("--worker-env", action="append", default=[], metavar="ANTT_X=VALUE",
+                        help="worker: a setting for the measured worker (repeatable)")
     args = parser.parse_args()
+    if args.worker_env:
+        import stream_bench
+
+        stream_bench.WORKER_ENV.update(item.split("=", 1) for item in args.worker_env)
     malloc_env = {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "ANTT_"))}
     print(f"conditions: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
           f"(shared machine), python {sys.version.split()[0]}, env {malloc_env or '-'}")

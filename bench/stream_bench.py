@@ -212,12 +212,17 @@ def worker_rate(settings: Settings, root: Path, n_events: int, run: int) -> tupl
 
         first = wait_for(done, 120, every=0.02)
         pids = worker.pids()
-        t0, c0, n0 = time.perf_counter(), worker.cpu_s(pids), first["stats"]["accepted"]
+        t0, n0 = time.perf_counter(), first["stats"]["accepted"]
+        c0 = [worker.cpu_s([pid]) for pid in pids]
         last = wait_for(lambda: (s := worker.status()) and s["stats"]["accepted"] >= n_events
                         and s, 600, every=0.05)
-        elapsed, cpu = time.perf_counter() - t0, worker.cpu_s(pids) - c0
+        elapsed = time.perf_counter() - t0
+        cpus = [worker.cpu_s([pid]) - c for pid, c in zip(pids, c0, strict=True)]
         counted = last["stats"]["accepted"] - n0
-        return counted / elapsed, counted / cpu
+        print(f"  run {run}: {counted:,} events in {elapsed:.2f} s; CPU s: worker "
+              + ", validation process ".join(f"{c:.2f}" for c in cpus)
+              + f" (lane: {last.get('lane')})")
+        return counted / elapsed, counted / sum(cpus)
     finally:
         worker.stop()
 

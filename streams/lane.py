@@ -15,15 +15,17 @@ A record the lane did not answer (no child, a child that died, a record without 
 timestamp) is validated in the worker as before. A child that dies is started again after
 :data:`RESTART_DELAY_S`; it exits by itself when the worker goes away (end of its stdin).
 
-Wire (pipes, FIFO): worker -> child ``len`` + pickle ``(raw, province, validate_ts, base,
-future_tolerance_s)``; child -> worker ``len`` + pickle of ``list[Fact] | None``, or of an
-error text (a bug in the lane: the worker then validates that record itself).
+Wire (pipes, FIFO): worker -> child a fixed header (province, validate_ts, base,
+future_tolerance_s, length) and the record's bytes as they came; child -> worker ``len`` +
+pickle of ``list[Fact] | None``, or of an error text (a bug in the lane: the worker then
+validates that record itself).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import fcntl
 import logging
 import pickle
 import struct
@@ -31,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import BinaryIO
 
 from schemas import MAX_BATCH_EVENTS
@@ -40,7 +43,9 @@ from streams.logic.facts import POS_STRIDE, Fact, plain_fact
 log = logging.getLogger(__name__)
 
 _FRAME = struct.Struct("<I")
+_REQUEST = struct.Struct("<2sdqdI")  # province, validate_ts, base, future_tolerance_s, length
 RESTART_DELAY_S = 1.0
+PIPE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,9 +121,9 @@ class Lane:
             self.stats["unanswered"] += 1
             return future
         province, validate_ts, base = request
-        frame = pickle.dumps((raw, province, validate_ts, base, self.future_tolerance_s),
-                             protocol=pickle.HIGHEST_PROTOCOL)
-        proc.stdin.write(_FRAME.pack(len(frame)) + frame)
+        proc.stdin.write(_REQUEST.pack(province.encode(), validate_ts, base,
+                                       self.future_tolerance_s, len(raw)))
+        proc.stdin.write(raw)  # (no copy into one frame: records are hundreds of KB)
         self._waiting.append(future)
         return future
 
@@ -189,12 +194,11 @@ class Lane:
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
     """The child: answer requests until the end of ``inp`` (the worker closed or died)."""
     while True:
-        header = inp.read(_FRAME.size)
-        if len(header) < _FRAME.size:
+        header = inp.read(_REQUEST.size)
+        if len(header) < _REQUEST.size:
             return
-        (size,) = _FRAME.unpack(header)
-        raw, province, validate_ts, base, tolerance = pickle.loads(  # noqa: S301 (the worker)
-            inp.read(size))
+        code, validate_ts, base, tolerance, size = _REQUEST.unpack(header)
+        raw, province = inp.read(size), code.decode()
         try:
             answer: list[Fact] | None | str = lane_facts(raw, province, validate_ts, base,
                                                           tolerance)
@@ -205,5 +209,21 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
         out.flush()
 
 
+def widen_pipes(*fds: int, size: int = PIPE_BYTES) -> None:
+    """Make the pipes hold several records (Linux's default is 64 KiB): the worker's event
+    loop writes requests and reads answers only between the records it counts, so the child
+    can run ahead only as far as the pipes hold (capped by /proc/sys/fs/pipe-max-size)."""
+    try:
+        cap = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    except (OSError, ValueError):
+        cap = size
+    for fd in fds:
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(size, cap))
+        except (OSError, AttributeError):  # not Linux, or not a pipe: the lane is slower
+            log.info("validation lane: pipe %d keeps its default size", fd)
+
+
 if __name__ == "__main__":
+    widen_pipes(sys.stdin.fileno(), sys.stdout.fileno())
     serve(sys.stdin.buffer, sys.stdout.buffer)
