@@ -17,6 +17,7 @@ from sink_helpers import (
     group_caught_up,
     group_committed,
     produce,
+    quick_sink,
     running,
     running_sink,
     slow_stores,
@@ -74,7 +75,7 @@ async def test_join_and_leave_mid_write_store_every_event_once(sink_settings: Se
                    stat_start_day=sink_settings.statistical_month_start_day)
     third = len(sim.records) // 3
     parts = sim.records[:third], sim.records[third:2 * third], sim.records[2 * third:]
-    first, second = build_sink(sink_settings), build_sink(sink_settings)
+    first, second = quick_sink(sink_settings), quick_sink(sink_settings)
     slow_stores(first, 0.8)
     slow_stores(second, 0.8)
     async with running(first):
@@ -159,7 +160,7 @@ async def test_a_sink_killed_mid_stream_loses_and_doubles_nothing(sink_settings:
     child = subprocess.Popen([ANTT, "sink", "--no-migrate"], env=env, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
-    survivor = build_sink(sink_settings)
+    survivor = quick_sink(sink_settings)
     try:
         async with running(survivor):
             await wait_until(lambda: len(_held(survivor)) == 2, 60,
@@ -200,7 +201,7 @@ async def test_a_rebalance_during_a_clickhouse_outage_recovers_exactly(
     records = [(p, [make_event("report_received", province_code=p,
                                commune_code=units.communes_of(p)[0]) for _ in range(50)])
                for _ in range(5) for p in provinces]
-    second = build_sink(sink_settings)  # its ClickHouse clients connect when built
+    second = quick_sink(sink_settings)  # its ClickHouse clients connect when built
     async with running_sink(sink_settings) as first:
         await wait_until(lambda: len(_held(first)) == 4, 30, "the first sink to hold all 4")
         stack_handle.stop_clickhouse()
