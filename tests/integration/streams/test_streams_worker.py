@@ -20,6 +20,7 @@ from antt.settings import Settings
 pytestmark = pytest.mark.integration
 PROVINCES = ["01", "79", "48", "31", "92", "22"]
 START_TIMEOUT = 60
+WORKER_SESSION_TIMEOUT_S = 3.0  # see conftest.live_settings
 
 
 def expected_count(events: list[dict]) -> int:

@@ -30,6 +30,7 @@ from streams_harness import (
 from antt.settings import Settings
 
 pytestmark = pytest.mark.integration
+WORKER_SESSION_TIMEOUT_S = 3.0  # see conftest.live_settings
 
 
 def test_province_on_a_second_partition_is_dead_lettered_not_lost(

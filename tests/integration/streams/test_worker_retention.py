@@ -30,6 +30,7 @@ from streams import checkpoint
 pytestmark = pytest.mark.integration
 PROVINCES = ["01", "79", "48"]
 START_TIMEOUT = 60
+WORKER_SESSION_TIMEOUT_S = 3.0  # see conftest.live_settings
 SNAPSHOTS = {
     "ANTT_ACCEPTANCE_WINDOW_DAYS": "62",
     "ANTT_WORKER_SNAPSHOT_EVERY_CHUNKS": "2",
