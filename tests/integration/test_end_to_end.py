@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -68,24 +69,30 @@ def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
 
 
-@pytest.fixture
-def pipeline(isolated: Settings, tmp_path: Path) -> Iterator[tuple[Settings, int]]:
-    """Migrated database, one worker and one sink running as the user runs them."""
+@pytest.fixture(scope="module")
+def fed_pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[tuple[Settings, int, Path, Any, datetime]]:
+    """Migrated database, one worker and one sink running as the user runs them, and one
+    simulated stream produced to them (shared by this module's tests: they only read).
+    """
+    tag = uuid.uuid4().hex[:8]
+    settings = stack.model_copy(update={
+        "events_topic": f"antt.events.e{tag}.v1", "dlq_topic": f"antt.events.dlq.e{tag}.v1",
+        "clickhouse_database": f"antt_e{tag}", "worker_id": f"antt-worker-e{tag}"})
+    logs = tmp_path_factory.mktemp("end-to-end")
     web_port = free_port()
-    env = _env(isolated, web_port)
+    env = _env(settings, web_port)
     subprocess.run([*ANTT, "db", "migrate"], env=env, check=True, capture_output=True)
     procs = []
     for name in ("worker", "sink"):
-        log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         procs.append(subprocess.Popen([*ANTT, name], env=env, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True))
         log.close()
     try:
-        yield isolated, web_port
+        sim, now = _feed(settings)
+        yield settings, web_port, logs, sim, now
     finally:
-        for name in ("worker", "sink"):  # shown by pytest only when the test failed
-            text = (tmp_path / f"{name}.log").read_text(errors="replace").splitlines()
-            print(f"--- {name} log (last 40 lines) ---", *text[-40:], sep="\n")
         for proc in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -94,6 +101,16 @@ def pipeline(isolated: Settings, tmp_path: Path) -> Iterator[tuple[Settings, int
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def pipeline(fed_pipeline: tuple[Settings, int, Path, Any, datetime]
+             ) -> Iterator[tuple[Settings, int, Any, datetime]]:
+    settings, web_port, logs, sim, now = fed_pipeline
+    yield settings, web_port, sim, now
+    for name in ("worker", "sink"):  # shown by pytest only when the test failed
+        text = (logs / f"{name}.log").read_text(errors="replace").splitlines()
+        print(f"--- {name} log (last 40 lines) ---", *text[-40:], sep="\n")
 
 
 def _live(port: int, path: str) -> dict[str, Any]:
@@ -148,9 +165,9 @@ def _scoped(answer: dict[str, Any]) -> dict[str, Any]:
     return {"periods": answer["periods"], "backlog": answer["backlog"]}
 
 
-def test_stream_reaches_the_live_api_exactly(pipeline: tuple[Settings, int]) -> None:
-    settings, port = pipeline
-    sim, _ = _feed(settings)
+def test_stream_reaches_the_live_api_exactly(pipeline: tuple[Settings, int, Any, datetime]
+                                              ) -> None:
+    _, port, sim, _ = pipeline
     expected_events = sim.truth["meta"]["distinct_valid_events"]
     _wait(lambda: _live(port, "/api/v1/live/national")["freshness"]["events_counted"]
           == expected_events, 120, "the worker to count every distinct valid event")
@@ -163,9 +180,9 @@ def test_stream_reaches_the_live_api_exactly(pipeline: tuple[Settings, int]) -> 
     assert not diffs, f"province {code}:\n" + "\n".join(diffs[:30])
 
 
-def test_stream_reaches_clickhouse_exactly(pipeline: tuple[Settings, int]) -> None:
-    settings, _ = pipeline
-    sim, now = _feed(settings)
+def test_stream_reaches_clickhouse_exactly(pipeline: tuple[Settings, int, Any, datetime]
+                                           ) -> None:
+    settings, _, sim, now = pipeline
     expected_events = sim.truth["meta"]["distinct_valid_events"]
     url = settings.clickhouse_url.rsplit(":", 1)
     ch = clickhouse_connect.get_client(host=url[0].split("//")[1], port=int(url[1]),
