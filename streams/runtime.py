@@ -3,12 +3,13 @@
 :class:`Runtime` owns the :class:`~streams.logic.state.ProvinceState` of every province on the
 partitions this worker holds, and the facts accepted since the last checkpoint. The Faust
 agent (``streams/agents/count_events.py``) feeds it one record at a time and writes what it
-returns; this module never touches Kafka, so it is tested with plain bytes.
+returns; this module never touches Kafka, so it is tested with plain bytes. Its partition
+side (partitions restored from the checkpoint table, adopted, dropped) is in
+``streams/restore.py``: the functions there are its methods too.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,23 +18,14 @@ from typing import Any, Literal, overload
 
 from aiokafka.partitioner import murmur2
 
-from antt.perf import gc_paused
 from schemas import validate_batch
 from streams import checkpoint, letters
+from streams import restore as restoring
 from streams.lane import Answer, lane_facts
 from streams.logic.calendar import LocalCalendar
 from streams.logic.facts import F_ID, F_POS, F_REC, POS_STRIDE, Fact, to_fact
-from streams.logic.retention import Steps, drive
 from streams.logic.state import ProvinceState
-from streams.snapshots import (
-    LOOP_BUDGET_S,
-    Policy,
-    RestoredPartitions,
-    Retention,
-    SnapshotJob,
-    SnapshotWrite,
-    drive_async,
-)
+from streams.snapshots import Policy, Retention, SnapshotJob, SnapshotWrite
 
 log = logging.getLogger(__name__)
 _PROVINCE_KEY = re.compile(rb"^[0-9]{2}$")
@@ -120,7 +112,7 @@ class Runtime:
         except Exception as exc:
             log.exception("record %s[%d]@%d failed", self.topic, partition, offset)
             if key is not None and _PROVINCE_KEY.match(key):
-                self._rebuild(key.decode(), offset, now_ts)
+                restoring.rebuild(self, key.decode(), offset, now_ts)
             result = RecordResult()
             reason = f"internal error: {type(exc).__name__}: {exc}"
             self._dead(result, reason, None, None, None, raw or b"", partition, offset)
@@ -235,23 +227,6 @@ class Runtime:
             else:
                 facts.append(to_fact(event, pos))
         return facts
-
-    def _rebuild(self, province: str, offset: int, now_ts: float) -> None:
-        """After a bug mid-record: the province's state again from its facts minus that
-        record's (a half-applied record would leave counters no restart could reproduce)."""
-        state = self.states.get(province)
-        if state is None:
-            return
-        first, end = offset * POS_STRIDE, (offset + 1) * POS_STRIDE
-        facts = [f for f in state.registry.values() if not first <= f[F_POS] < end]
-        fresh = ProvinceState(province, self.cal, state.rules)
-        fresh.watermark = state.watermark
-        frozen = self.retention.provinces.get(province)
-        if frozen is not None:
-            frozen.frozen.install(fresh, now_ts)
-        fresh.apply_many(facts, now_ts)
-        self.states[province] = fresh
-        self.stats["rebuilds"] += 1
 
     def _inside_window(
         self, facts: list[Fact], state: ProvinceState, horizon: float, report: Any,
@@ -387,75 +362,12 @@ class Runtime:
         return [job.build() for job in jobs] if build else jobs
 
     # -- partitions ----------------------------------------------------------------------
+    # The functions of streams/restore.py, as methods (``runtime.restore(...)`` calls
+    # ``restoring.restore(runtime, ...)``: a function in a class body binds its first argument).
 
-    def restore(self, partitions: set[int], items: Any, now_ts: float) -> int:
-        """Rebuild the provinces of ``partitions`` from table items; returns facts replayed."""
-        with gc_paused():  # many long-lived objects: no collector passes over them meanwhile
-            restored = drive(self.restore_steps(partitions, items, now_ts))
-        return self.adopt(restored)
-
-    async def restore_async(
-        self, partitions: set[int], items: Any, now_ts: float, budget_s: float = LOOP_BUDGET_S
-    ) -> RestoredPartitions:
-        """:meth:`restore_steps` driven on the event loop, which runs again every
-        ``budget_s`` or so; the caller gives the result to :meth:`adopt` if the partitions
-        are still its own. The cyclic GC is paused meanwhile, and every object alive at the
-        end is frozen (``gc.freeze``) before it runs again: otherwise its first pass would
-        scan the whole new state at once (~0.1 s for 250,000 facts)."""
-        with gc_paused():
-            restored = await drive_async(self.restore_steps(partitions, items, now_ts),
-                                         budget_s)
-            gc.freeze()
-        return restored
-
-    def restore_steps(
-        self, partitions: set[int], items: Any, now_ts: float
-    ) -> Steps[RestoredPartitions]:
-        """The provinces of ``partitions`` rebuilt from table items, in steps, outside the
-        worker's state: nothing of it is seen (counted into, asked for figures) before
-        :meth:`adopt`."""
-        found = yield from checkpoint.scan_steps(items, partitions)
-        out = RestoredPartitions(set(partitions))
-        for province, stored in found.items():
-            state = ProvinceState(province, self.cal)
-            out.provinces.append((yield from self.retention.restore_steps(state, stored, now_ts)))
-        return out
-
-    def adopt(self, restored: RestoredPartitions, partitions: set[int] | None = None) -> int:
-        """Make restored partitions (those of ``partitions`` only, if given) this worker's,
-        in one step: their provinces and the partitions' loaded mark; facts replayed."""
-        keep = restored.partitions if partitions is None else restored.partitions & partitions
-        replayed = 0
-        for got in restored.provinces:
-            if got.partition not in keep:
-                continue
-            province = got.state.code
-            self.retention.adopt(got)
-            self.states[province] = got.state
-            self.partition_of[province] = got.partition
-            self.next_seq[province] = got.next_seq
-            replayed += got.replayed
-        self.loaded |= keep
-        self.version += 1
-        self.stats["restored_facts"] += replayed
-        return replayed
-
-    def applied_through(self, partition: int) -> int:
-        """The highest source offset of ``partition`` whose events are in the state (-1: none)."""
-        marks = [self.states[p].watermark for p, part in self.partition_of.items()
-                 if part == partition and p in self.states]
-        top = max(marks, default=-1)
-        return top // POS_STRIDE if top >= 0 else -1
-
-    def drop(self, partitions: set[int]) -> None:
-        """Forget revoked partitions (their unacked records will be replayed by the owner)."""
-        gone = [p for p, part in self.partition_of.items() if part in partitions]
-        self.retention.drop(gone, partitions)
-        for province in gone:
-            self.states.pop(province, None)
-            self.partition_of.pop(province, None)
-            self.next_seq.pop(province, None)
-        for partition in partitions:
-            self.pending.pop(partition, None)
-        self.loaded -= partitions
-        self.version += 1
+    restore = restoring.restore
+    restore_async = restoring.restore_async
+    restore_steps = restoring.restore_steps
+    adopt = restoring.adopt
+    applied_through = restoring.applied_through
+    drop = restoring.drop
