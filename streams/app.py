@@ -159,8 +159,10 @@ def _wire(live_app: LiveApp) -> None:
     web.register(live_app)
     app = live_app.app
 
+    # Signal handlers have mode's shape (SignalHandlerT): the sender positional-only, the
+    # signal's arguments as *args (mode calls receiver(sender, *args, signal=..., **kwargs)).
     @app.on_rebalance_complete.connect
-    async def on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
+    async def on_rebalance_complete(sender: Any, /, *args: Any, **kwargs: Any) -> None:
         live_app.ready = True
         count = live_app.app.consumer.topic_partitions(live_app.settings.events_topic)
         if count:
@@ -171,7 +173,8 @@ def _wire(live_app: LiveApp) -> None:
         )
 
     @app.on_partitions_revoked.connect
-    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    async def on_revoked(sender: Any, /, *args: Any, **kwargs: Any) -> None:
+        (revoked,) = args  # the signal's one argument: the revoked TopicPartitions
         live_app.ready = False
         topic = live_app.settings.events_topic
         gone = {tp.partition for tp in revoked if tp.topic == topic}
