@@ -5,6 +5,7 @@ worker is gone exits. And the pipeline (streams/agents/pipeline.py) counts in or
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import random
 import signal
@@ -135,6 +136,28 @@ async def test_a_dead_child_loses_no_record_and_is_started_again(
     kept = [(o, k, v) for o, k, v in stream if v is not None and k][: len(answers)]
     assert len(kept) == len(answers)
     _same(_run(kept, padded[: len(kept)]), _run(kept, [None] * len(kept)))
+
+
+async def test_the_pipes_hold_several_records() -> None:
+    """At Linux's default 64 KiB the child could not run ahead of the worker's event loop
+    (the two processes then took turns: 71,000 instead of ~130,000 events/s)."""
+    lane = Lane(future_tolerance_s=300)
+    await lane.start()
+    try:
+        stream = _stream()
+        offset, key, value = stream[0]
+        assert key is not None and value is not None
+        await lane.submit(value, request_of(key, offset, TS))  # type: ignore[arg-type]
+        proc = lane._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        cap = min(lane_module.PIPE_BYTES, int(open("/proc/sys/fs/pipe-max-size").read()))
+        write_end = proc.stdin.transport.get_extra_info("pipe")
+        read_end = proc.stdout._transport.get_extra_info("pipe")  # type: ignore[attr-defined]
+        for pipe in (write_end, read_end):
+            assert fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) == cap
+        assert cap >= 1024 * 1024
+    finally:
+        await lane.close()
 
 
 def test_the_child_exits_when_its_worker_is_killed() -> None:
