@@ -16,16 +16,20 @@ from __future__ import annotations
 import random
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from antt.settings import Settings
 from schemas.examples import ICT, make_event
 from schemas.validate import validate_batch
+from sinks.client import make_client
 from sinks.migrate import load_migrations
 from sinks.rows import Batch, ms_ticks
+from sinks.service import prepare_database
 from sinks.writer import Writer
 from streams.logic import incidents as inc
 from streams.logic.facts import F_ID, F_KIND, RECEIVED
@@ -247,18 +251,29 @@ def _differ(ch, cases: dict) -> dict:  # noqa: ANN001
     return differ
 
 
-@pytest.fixture
-def stored(sink_settings: Settings, ch) -> dict:  # noqa: ANN001
+@pytest.fixture(scope="module")
+def fold(stack: Settings) -> Iterator[tuple[Settings, Any, dict]]:
+    """(settings, client, cases): one database of this module (migrated, dimensions loaded)
+    holding every case's events, written once; the tests read it (the 0003 test swaps the
+    view and always puts migration 8's back)."""
+    tag = uuid.uuid4().hex[:8]
+    settings = stack.model_copy(update={"clickhouse_database": f"antt_fold{tag}"})
+    prepare_database(settings)
+    ch = make_client(settings, database=settings.clickhouse_database)
     cases = {**scenarios(), **random_reports(seed=2026, n=40)}
     rng = random.Random(8)
-    writer = Writer(ch, sink_settings)
+    writer = Writer(ch, settings)
     offset = 0
     for events, _expected in cases.values():
         offset = _store(writer, events, rng, offset)
-    return cases
+    try:
+        yield settings, ch, cases
+    finally:
+        ch.close()
 
 
-def test_incidents_current_folds_as_live(stored: dict, ch) -> None:  # noqa: ANN001
+def test_incidents_current_folds_as_live(fold: tuple[Settings, Any, dict]) -> None:
+    _settings, ch, stored = fold
     differ = _differ(ch, stored)
     assert not differ, f"incidents_current != live for {sorted(differ)}: {differ}"
     kinds = [[e["event_type"] for e in events] for events, _ in stored.values()]
@@ -274,16 +289,18 @@ def test_incidents_current_folds_as_live(stored: dict, ch) -> None:  # noqa: ANN
         sum(sum(s["on_time"]) for s in view.values())}
 
 
-def test_the_0003_fold_differs_in_every_named_case(stored: dict, sink_settings: Settings,
-                                                   ch) -> None:  # noqa: ANN001
+def test_the_0003_fold_differs_in_every_named_case(fold: tuple[Settings, Any, dict]) -> None:
     """The scenarios see the old definition (the receipt learnt only when reached, the last
     receipt wins); then migration 8's statement, run again, restores live's."""
+    sink_settings, ch, stored = fold
     (old_view,) = [sql for sql in next(m for m in load_migrations() if m.version == 3)
                    .statements(sink_settings.clickhouse_database, sink_settings.timezone)
                    if ".incidents_current AS" in sql]
-    ch.command(old_view.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"))
-    assert ISSUE_CASES <= set(_differ(ch, stored))
     (new_view,) = next(m for m in load_migrations() if m.version == 8).statements(
         sink_settings.clickhouse_database, sink_settings.timezone)
-    ch.command(new_view)
+    ch.command(old_view.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"))
+    try:
+        assert ISSUE_CASES <= set(_differ(ch, stored))
+    finally:
+        ch.command(new_view)  # the database is shared with the other test of this module
     assert not _differ(ch, stored)
