@@ -84,7 +84,7 @@ def test_send_without_broker_exits_1_and_claims_nothing(topics, tmp_path):
     path = tmp_path / "events.json"
     path.write_bytes(orjson.dumps([make_event("report_received")]))
     nowhere = topics.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
-    done = antt(nowhere, "send", "--timeout", "2", "--rounds", "2", str(path))
+    done = antt(nowhere, "send", "--timeout", "1", "--rounds", "2", str(path))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0 acknowledged by the broker, 1 not acknowledged" in done.stdout
 
