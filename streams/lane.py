@@ -12,8 +12,9 @@ The lane only ever saves work: its answer is the very list of facts ``Runtime.pr
 build itself (``None`` when the plain lane declines the record), and the worker still does
 everything else (the watermark, duplicates, the acceptance window, dead letters, counting).
 A record the lane did not answer (no child, a child that died, a record without a Kafka
-timestamp) is validated in the worker as before. A child that dies is started again after
-:data:`RESTART_DELAY_S`; it exits by itself when the worker goes away (end of its stdin).
+timestamp) is validated in the worker as before. A child that dies, or gives no answer for
+:data:`ANSWER_TIMEOUT_S` (and is killed), is started again after :data:`RESTART_DELAY_S`;
+it exits by itself when the worker goes away (end of its stdin).
 
 Wire (pipes, FIFO): worker -> child a fixed header (province, validate_ts, base,
 future_tolerance_s, length) and the record's bytes as they came; child -> worker ``len`` +
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 _FRAME = struct.Struct("<I")
 _REQUEST = struct.Struct("<2sdqdI")  # province, validate_ts, base, future_tolerance_s, length
 RESTART_DELAY_S = 1.0
+ANSWER_TIMEOUT_S = 10.0
 PIPE_BYTES = 4 * 1024 * 1024
 
 
@@ -84,7 +86,7 @@ class Lane:
 
     def __init__(self, future_tolerance_s: float):
         self.future_tolerance_s = future_tolerance_s
-        self.stats = {"answered": 0, "unanswered": 0, "starts": 0, "deaths": 0}
+        self.stats = {"answered": 0, "unanswered": 0, "starts": 0, "deaths": 0, "stuck": 0}
         self._proc: asyncio.subprocess.Process | None = None
         self._waiting: collections.deque[asyncio.Future[Answer | None]] = collections.deque()
         self._reader: asyncio.Task[None] | None = None
@@ -126,6 +128,23 @@ class Lane:
         proc.stdin.write(raw)  # (no copy into one frame: records are hundreds of KB)
         self._waiting.append(future)
         return future
+
+    async def answer(self, ticket: asyncio.Future[Answer | None]) -> Answer | None:
+        """What ``ticket`` (from :meth:`submit`) gives, waiting at most
+        :data:`ANSWER_TIMEOUT_S`: a record takes milliseconds, so a child that takes longer is
+        stuck; it is killed, and the records waiting for it are validated in the worker."""
+        if ticket.done():
+            return ticket.result()
+        try:
+            return await asyncio.wait_for(asyncio.shield(ticket), ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            proc = self._proc
+            if proc is not None and proc.returncode is None:
+                log.error("validation lane: child process %d gave no answer in %.0f s; "
+                          "killing it", proc.pid, ANSWER_TIMEOUT_S)
+                self.stats["stuck"] += 1
+                proc.kill()
+            return None
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
         """Answers, in the order the records were sent; on the child's end, the records

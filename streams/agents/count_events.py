@@ -137,7 +137,7 @@ async def _handle(
             return
     if not await _in_sequence(live_app, message.tp, offset):
         return
-    answer = await ticket if ticket is not None else None
+    answer = await live_app.extras["lane"].answer(ticket) if ticket is not None else None
     async with _lock(live_app, partition):
         await _count(live_app, stream, event, unacked, answer)
 

@@ -138,6 +138,36 @@ async def test_a_dead_child_loses_no_record_and_is_started_again(
     _same(_run(kept, padded[: len(kept)]), _run(kept, [None] * len(kept)))
 
 
+async def test_a_stuck_child_is_killed_and_its_records_validated_by_the_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lane_module, "ANSWER_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(lane_module, "RESTART_DELAY_S", 0.1)
+    stream = [r for r in _stream() if r[1] is not None and r[2] is not None][:5]
+    lane = Lane(future_tolerance_s=300)
+    await lane.start()
+    stuck = lane.pid
+    assert stuck is not None
+    try:
+        os.kill(stuck, signal.SIGSTOP)  # (alive, answering nothing)
+        tickets = [lane.submit(v, request_of(k, o, TS)) for o, k, v in stream]  # type: ignore[arg-type]
+        started = time.monotonic()
+        assert await lane.answer(tickets[0]) is None
+        assert time.monotonic() - started < 5
+        for ticket in tickets[1:]:  # the others are given up at once, not 0.5 s each
+            assert await asyncio.wait_for(lane.answer(ticket), 2) is None
+        await _wait_for(lambda: not _alive(stuck))
+        assert lane.stats["stuck"] == 1 and lane.stats["deaths"] == 1
+        # the next record starts a new child, which answers
+        offset, key, value = stream[0]
+        await _wait_for(lambda: lane.submit(value, request_of(key, offset, TS)).done()  # type: ignore[arg-type]
+                        is False)
+        answer = await lane.answer(lane.submit(value, request_of(key, offset, TS)))  # type: ignore[arg-type]
+        assert answer is not None and lane.pid != stuck
+    finally:
+        await lane.close()
+
+
 async def test_the_pipes_hold_several_records() -> None:
     """At Linux's default 64 KiB the child could not run ahead of the worker's event loop
     (the two processes then took turns: 71,000 instead of ~130,000 events/s)."""
