@@ -191,7 +191,14 @@ class Lane:
             return
         if time.monotonic() >= self._next_start:
             self._next_start = time.monotonic() + RESTART_DELAY_S
-            self._starting = asyncio.ensure_future(self.start())
+            self._starting = asyncio.ensure_future(self._restart())
+
+    async def _restart(self) -> None:
+        try:
+            await self.start()
+        except OSError:
+            log.exception("validation lane: the child process did not start (tried again "
+                          "in %.0f s); the worker validates records itself", RESTART_DELAY_S)
 
     async def close(self) -> None:
         """Stop the child: end of its input, then a kill if it is still there after 2 s."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import os
 import random
 import signal
@@ -276,3 +277,33 @@ async def test_an_error_in_counting_reaches_the_agent() -> None:
         for offset in range(100):  # (the queue fills up once counting stopped)
             await pipeline.put(_event(offset))
     await pipeline.close()
+
+
+async def test_a_child_that_cannot_start_leaves_validation_to_the_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lane_module, "RESTART_DELAY_S", 0.05)
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    answers: list[Any] = []
+
+    async def handle(event: Any, ticket: Any) -> None:
+        answers.append(await lane.answer(ticket) if ticket is not None else "no ticket")
+
+    errors: list[dict[str, Any]] = []  # e.g. "Task exception was never retrieved"
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+    lane = Lane(future_tolerance_s=300)
+    pipeline = Pipeline(handle, depth=2, lane=lane)
+    await pipeline.start()  # logs the failure, does not raise
+    try:
+        for offset in range(20):
+            await pipeline.put(_event(offset))
+            await asyncio.sleep(0.01)  # (restarts are tried meanwhile, and fail again)
+        await _wait_for(lambda: len(answers) == 20)
+    finally:
+        await pipeline.close()
+    assert answers == [None] * 20  # every record left to the worker
+    assert lane.stats["starts"] == 0 and lane.stats["unanswered"] == 20
+    lane._starting = None
+    gc.collect()  # (an unretrieved task error is reported when its task is collected)
+    await asyncio.sleep(0)
+    assert errors == []
