@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from contextlib import suppress
 from pathlib import Path
@@ -61,7 +62,7 @@ def _get_json(url: str) -> dict[str, Any] | None:
 
 
 def _clickhouse_rows(settings: Settings) -> int | None:
-    query = urllib.request.quote(f"SELECT count() FROM {settings.clickhouse_database}.events_raw")
+    query = urllib.parse.quote(f"SELECT count() FROM {settings.clickhouse_database}.events_raw")
     try:
         with urllib.request.urlopen(f"{settings.clickhouse_url}/?query={query}", timeout=2) as r:  # noqa: S310
             return int(r.read())
@@ -117,7 +118,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 children[-1] = _simulate(args, args.seed + len(children), logs)
             dead = [c for c in children if c.poll() is not None]
             if dead:
-                print(f"antt demo: a process exited ({dead[0].args}); see {logs}", file=sys.stderr)
+                print(f"antt demo: a process exited ({dead[0].args!r}); see {logs}",
+                      file=sys.stderr)
                 return 1
             print(_report(settings, started), flush=True)
             time.sleep(3)
