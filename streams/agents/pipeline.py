@@ -51,10 +51,13 @@ class Pipeline:
             self.queue.put_nowait(item)
             return
         putter = asyncio.ensure_future(self.queue.put(item))
-        await asyncio.wait({putter, task}, return_when=asyncio.FIRST_COMPLETED)
-        if not putter.done():
-            putter.cancel()
-            task.result()  # (the task ended: raise its error)
+        try:
+            await asyncio.wait({putter, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # (also when the agent is cancelled while it waits)
+            if not putter.done():
+                putter.cancel()
+        if not putter.done():  # (the counting task ended first: raise its error)
+            task.result()
 
     def _ticket(self, message: Any) -> Ticket | None:
         if self.lane is None or type(message.value) is not bytes:

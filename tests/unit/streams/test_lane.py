@@ -307,3 +307,26 @@ async def test_a_child_that_cannot_start_leaves_validation_to_the_worker(
     gc.collect()  # (an unretrieved task error is reported when its task is collected)
     await asyncio.sleep(0)
     assert errors == []
+
+
+async def test_an_agent_cancelled_while_the_queue_is_full_leaves_no_task_behind() -> None:
+    blocked = asyncio.Event()
+
+    async def handle(event: Any, ticket: Any) -> None:
+        await blocked.wait()  # (counting is stuck: the queue fills)
+
+    pipeline = Pipeline(handle, depth=1, lane=None)
+    await pipeline.start()
+    before = asyncio.all_tasks()
+    await pipeline.put(_event(0))  # taken by the counting task
+    await asyncio.sleep(0)
+    await pipeline.put(_event(1))  # fills the queue
+    agent = asyncio.ensure_future(pipeline.put(_event(2)))  # waits
+    await asyncio.sleep(0.05)
+    assert not agent.done()
+    agent.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await agent
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set()  # (the waiting put is gone with it)
+    await pipeline.close()
