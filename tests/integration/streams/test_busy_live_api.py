@@ -25,6 +25,7 @@ from schemas.units import communes_of
 pytestmark = pytest.mark.integration
 # Built in one piece, this province's snapshot held every answer 1.9 s; its restore ~1.5 s.
 MAX_ANSWER_S = 0.5
+WORKER_SESSION_TIMEOUT_S = 3.0  # see conftest.live_settings (quicker joins and restarts)
 RESTORED = re.compile(r"restored partitions .*: (\d+) facts replayed in ([0-9.]+) s")
 
 
