@@ -29,6 +29,7 @@ import collections
 import fcntl
 import logging
 import marshal
+import signal
 import struct
 import sys
 import time
@@ -251,5 +252,8 @@ def widen_pipes(*fds: int, size: int = PIPE_BYTES) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group: the worker decides (the child ends with its
+    # input), so no KeyboardInterrupt traceback from here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     widen_pipes(sys.stdin.fileno(), sys.stdout.fileno())
     serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -330,3 +331,31 @@ async def test_an_agent_cancelled_while_the_queue_is_full_leaves_no_task_behind(
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set()  # (the waiting put is gone with it)
     await pipeline.close()
+
+
+def test_ctrl_c_leaves_the_child_to_its_worker() -> None:
+    """SIGINT (Ctrl-C reaches the whole process group) does not stop the child or make it
+    print a traceback; the end of its input does."""
+    child = subprocess.Popen([sys.executable, "-m", "streams.lane"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert child.stdin is not None and child.stderr is not None
+        deadline = time.monotonic() + 10
+        while not _ignores_sigint(child.pid):  # (set at its start)
+            assert time.monotonic() < deadline, "the child never ignored SIGINT"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(0.5)
+        child.stdin.close()
+        assert child.wait(10) == 0
+        assert child.stderr.read() == b""
+    finally:
+        child.kill()
+
+
+def _ignores_sigint(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return False
