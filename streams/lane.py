@@ -100,7 +100,15 @@ class Lane:
         return self._proc.pid if self._proc is not None else None
 
     async def start(self) -> None:
-        """Start the child (once it is up, :meth:`submit` sends it records)."""
+        """Start the child (once it is up, :meth:`submit` sends it records). If it cannot
+        start, the worker validates records itself and :meth:`submit` tries again later."""
+        try:
+            await self._spawn()
+        except OSError:
+            log.exception("validation lane: the child process did not start (tried again "
+                          "in %.0f s); the worker validates records itself", RESTART_DELAY_S)
+
+    async def _spawn(self) -> None:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "streams.lane",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -120,8 +128,7 @@ class Lane:
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             self._start_later()
-            future.set_result(None)
-            self.stats["unanswered"] += 1
+            self._resolve(future, None)
             return future
         province, validate_ts, base = request
         proc.stdin.write(_REQUEST.pack(province.encode(), validate_ts, base,
@@ -192,14 +199,7 @@ class Lane:
             return
         if time.monotonic() >= self._next_start:
             self._next_start = time.monotonic() + RESTART_DELAY_S
-            self._starting = asyncio.ensure_future(self._restart())
-
-    async def _restart(self) -> None:
-        try:
-            await self.start()
-        except OSError:
-            log.exception("validation lane: the child process did not start (tried again "
-                          "in %.0f s); the worker validates records itself", RESTART_DELAY_S)
+            self._starting = asyncio.ensure_future(self.start())
 
     async def close(self) -> None:
         """Stop the child: end of its input, then a kill if it is still there after 2 s."""

@@ -150,7 +150,6 @@ class Runtime:
         if home is not None and home != partition:
             self._misrouted(result, province, home, raw, partition, offset)
             return result
-        now = datetime.fromtimestamp(validate_ts, UTC)
         state = self._state(province, partition)
         base = offset * POS_STRIDE
         if answer is None:
@@ -158,6 +157,7 @@ class Runtime:
                                        self.future_tolerance_s))
         facts = self._plain_facts(answer, province, state, result)
         if facts is None:
+            now = datetime.fromtimestamp(validate_ts, UTC)  # (the lane works out its own)
             facts = self._validated_facts(raw, now, province, state, base, result,
                                           partition, offset)
         accepted = state.apply_many(facts, now_ts)

@@ -17,7 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from streams.agents.pipeline import Pipeline, Ticket
+from streams.agents.pipeline import Pipeline
 from streams.compat import committed_offset
 from streams.lane import Answer, Lane
 from streams.snapshots import SnapshotWrite
@@ -41,8 +41,8 @@ def register(live_app: LiveApp) -> None:
         lane = (Lane(settings.future_tolerance_s) if settings.worker_validation_process
                 else None)
 
-        async def handle(event: Any, ticket: Ticket | None) -> None:
-            await _handle(live_app, plain, event, unacked, ticket)
+        async def handle(event: Any, answer: Answer | None) -> None:
+            await _handle(live_app, plain, event, unacked, answer)
 
         pipeline = Pipeline(handle, settings.worker_pipeline_records, lane)
         live_app.extras["lane"] = lane
@@ -114,10 +114,10 @@ async def _in_sequence(live_app: LiveApp, tp: Any, offset: int) -> bool:
 
 async def _handle(
     live_app: LiveApp, stream: Any, event: Any, unacked: dict[int, list[Any]],
-    ticket: Ticket | None = None,
+    answer: Answer | None = None,
 ) -> None:
-    """Count one record (in the order fetched); ``ticket`` is the validation lane's answer
-    to come for it, if the record was sent there (``streams/agents/pipeline.py``)."""
+    """Count one record (in the order fetched), with the validation lane's answer for it if
+    it gave one (``streams/agents/pipeline.py``)."""
     message = event.message
     partition, offset = message.partition, message.offset
     runtime = live_app.runtime
@@ -137,7 +137,6 @@ async def _handle(
             return
     if not await _in_sequence(live_app, message.tp, offset):
         return
-    answer = await live_app.extras["lane"].answer(ticket) if ticket is not None else None
     async with _lock(live_app, partition):
         await _count(live_app, stream, event, unacked, answer)
 

@@ -20,7 +20,8 @@ from streams.lane import Answer, Lane, request_of
 log = logging.getLogger(__name__)
 
 Ticket = asyncio.Future[Answer | None]
-Handler = Callable[[Any, Ticket | None], Awaitable[None]]
+Handler = Callable[[Any, Answer | None], Awaitable[None]]
+"""Counts one record, given the lane's answer for it (``None``: validate it in the worker)."""
 
 
 class Pipeline:
@@ -32,11 +33,7 @@ class Pipeline:
 
     async def start(self) -> None:
         if self.lane is not None:
-            try:
-                await self.lane.start()
-            except OSError:
-                log.exception("validation lane did not start: records are validated in the "
-                              "worker (tried again later)")
+            await self.lane.start()
         self.task = asyncio.ensure_future(self._count())
 
     async def put(self, event: Any) -> None:
@@ -66,13 +63,14 @@ class Pipeline:
         return None if request is None else self.lane.submit(message.value, request)
 
     async def _count(self) -> None:
-        queue = self.queue
+        queue, lane = self.queue, self.lane
         while True:
             event, ticket = await queue.get()
             # Let the agent refill the queue first (a get from a full queue does not yield):
             # so the lane always has the next records while this one is counted.
             await asyncio.sleep(0)
-            await self.handle(event, ticket)
+            answer = await lane.answer(ticket) if lane is not None and ticket is not None else None
+            await self.handle(event, answer)
 
     async def close(self) -> None:
         if self.task is not None:

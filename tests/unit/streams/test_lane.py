@@ -246,8 +246,8 @@ async def test_the_pipeline_counts_in_order_with_the_lanes_answers() -> None:
     stream = _stream()
     seen: list[tuple[int, Answer | None]] = []
 
-    async def handle(event: Any, ticket: Any) -> None:
-        seen.append((event.message.offset, await ticket if ticket is not None else None))
+    async def handle(event: Any, answer: Answer | None) -> None:
+        seen.append((event.message.offset, answer))
 
     lane = Lane(future_tolerance_s=300)
     pipeline = Pipeline(handle, depth=3, lane=lane)
@@ -268,7 +268,7 @@ async def test_the_pipeline_counts_in_order_with_the_lanes_answers() -> None:
 
 
 async def test_an_error_in_counting_reaches_the_agent() -> None:
-    async def handle(event: Any, ticket: Any) -> None:
+    async def handle(event: Any, answer: Answer | None) -> None:
         if event.message.offset == 2:
             raise RuntimeError("boom")
 
@@ -287,8 +287,8 @@ async def test_a_child_that_cannot_start_leaves_validation_to_the_worker(
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     answers: list[Any] = []
 
-    async def handle(event: Any, ticket: Any) -> None:
-        answers.append(await lane.answer(ticket) if ticket is not None else "no ticket")
+    async def handle(event: Any, answer: Answer | None) -> None:
+        answers.append(answer)
 
     errors: list[dict[str, Any]] = []  # e.g. "Task exception was never retrieved"
     asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
@@ -313,7 +313,7 @@ async def test_a_child_that_cannot_start_leaves_validation_to_the_worker(
 async def test_an_agent_cancelled_while_the_queue_is_full_leaves_no_task_behind() -> None:
     blocked = asyncio.Event()
 
-    async def handle(event: Any, ticket: Any) -> None:
+    async def handle(event: Any, answer: Answer | None) -> None:
         await blocked.wait()  # (counting is stuck: the queue fills)
 
     pipeline = Pipeline(handle, depth=1, lane=None)
