@@ -69,6 +69,15 @@ class Settings(BaseSettings):
         4, ge=1, le=64, description="records fetched ahead of the one being counted (sent to "
         "the validation process meanwhile)"
     )
+    worker_stall_check_s: float = Field(
+        5.0, gt=0, description="how often the worker looks for partitions whose records are "
+        "on the broker but have not reached it for that long (then it seeks back; "
+        "streams/agents/stalls.py)"
+    )
+    worker_test_drop_record: int = Field(
+        0, ge=0, description="tests only: the agent ignores the Nth record it receives, as if "
+        "Faust had not delivered it (0: never)"
+    )
     acceptance_window_days: float = Field(
         62.0, ge=0, description="live counters: facts recorded longer ago leave memory at a "
         "snapshot, and later events recorded before it are not counted live (0: keep all; "

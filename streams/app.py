@@ -153,7 +153,7 @@ def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None
 
 def _wire(live_app: LiveApp) -> None:
     from streams import web
-    from streams.agents import count_events
+    from streams.agents import count_events, stalls
 
     count_events.register(live_app)
     web.register(live_app)
@@ -164,6 +164,7 @@ def _wire(live_app: LiveApp) -> None:
     @app.on_rebalance_complete.connect
     async def on_rebalance_complete(sender: Any, /, *args: Any, **kwargs: Any) -> None:
         live_app.ready = True
+        live_app.extras["ready_at"] = time.monotonic()
         count = live_app.app.consumer.topic_partitions(live_app.settings.events_topic)
         if count:
             live_app.runtime.partition_count = count
@@ -188,6 +189,10 @@ def _wire(live_app: LiveApp) -> None:
     @app.timer(0.5, name="restore_assigned")
     async def restore_assigned() -> None:
         live_app.restore_assigned()
+
+    @app.timer(live_app.settings.worker_stall_check_s, name="stall_check")
+    async def stall_check() -> None:
+        await stalls.check(live_app, live_app.settings.worker_stall_check_s)
 
     flush_idle = count_events.idle_flusher(live_app)
 

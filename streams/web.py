@@ -14,6 +14,7 @@ import orjson
 from faust.web import Request, Response, View
 
 from streams import live
+from streams.agents import stalls
 
 if TYPE_CHECKING:
     from streams.app import LiveApp
@@ -76,6 +77,7 @@ def register(live_app: LiveApp) -> None:
                 "provinces": sorted(runtime.states),
                 "stats": runtime.stats,
                 "lane": _lane_status(live_app),
+                "positions": stalls.positions(live_app),
             })
 
     del National, Provinces, Province, Summaries, Status

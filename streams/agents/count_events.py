@@ -17,6 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from streams.agents import stalls
 from streams.agents.pipeline import Pipeline
 from streams.compat import committed_offset
 from streams.lane import Answer, Lane
@@ -32,6 +33,7 @@ def register(live_app: LiveApp) -> None:
     unacked: dict[int, list[Any]] = {}
     live_app.extras["unacked"] = unacked
     live_app.extras["letters"] = {}  # partition -> delivery futures of its dead letters
+    live_app.extras["arrivals"] = {}  # partition -> when its last record reached the agent
 
     @live_app.app.agent(live_app.events_topic, name="count_events")
     async def count_events(stream: Any) -> None:
@@ -46,9 +48,18 @@ def register(live_app: LiveApp) -> None:
 
         pipeline = Pipeline(handle, settings.worker_pipeline_records, lane)
         live_app.extras["lane"] = lane
+        live_app.extras["pipeline"] = pipeline
+        drop = settings.worker_test_drop_record  # (tests only: 0, never)
         await pipeline.start()
         try:
             async for event in plain.events():
+                drop -= 1
+                if drop == 0:
+                    log.warning("test hook: record %s[%d]@%d ignored, as if never delivered",
+                                settings.events_topic, event.message.partition,
+                                event.message.offset)
+                    continue
+                stalls.arrived(live_app, event.message.partition)
                 await pipeline.put(event)
         finally:
             await pipeline.close()
@@ -67,7 +78,7 @@ async def recheck_positions(live_app: LiveApp, delay_s: float = 0.5) -> None:
     for tp in live_app.app.assignor.assigned_actives():
         if (tp.topic == live_app.settings.events_topic and tp.partition not in expected
                 and tp.partition not in waiting):  # (a record waiting shows any hole)
-            await consumer.seek(tp, committed_offset(consumer, tp) or 0)
+            await consumer.seek_wait({tp: committed_offset(consumer, tp) or 0})
 
 
 def forget(live_app: LiveApp, partitions: set[int]) -> None:
@@ -77,6 +88,7 @@ def forget(live_app: LiveApp, partitions: set[int]) -> None:
     for partition in partitions:
         unacked.pop(partition, None)
         expected.pop(partition, None)
+        live_app.extras["arrivals"].pop(partition, None)
         live_app.extras["letters"].pop(partition, None)
 
 
@@ -93,20 +105,13 @@ async def _in_sequence(live_app: LiveApp, tp: Any, offset: int) -> bool:
     expected: dict[int, int] = extras.setdefault("expected", {})
     holes: dict[int, tuple[int, int]] = extras.setdefault("holes", {})
     partition = tp.partition
-    want = expected.get(partition)
-    if want is None:
-        # Faust's committed-offset map can lack a partition just taken over from another
-        # worker (its committed offset is then unknown here, not 0); the restored state
-        # knows how far the partition was applied, and the broker never delivers from
-        # before the committed offset, which is never past the last checkpoint.
-        committed = committed_offset(live_app.app.consumer, tp) or 0
-        want = max(committed, live_app.runtime.applied_through(partition) + 1)
+    want = stalls.next_wanted(live_app, tp)
     if offset > want and holes.get(partition) != (want, offset):
         holes[partition] = (want, offset)
         log.warning("records %s[%d]@%d..%d were not delivered: seeking back",
                     tp.topic, partition, want, offset - 1)
         expected[partition] = want
-        await live_app.app.consumer.seek(tp, want)
+        await live_app.app.consumer.seek_wait({tp: want})
         return False
     expected[partition] = max(want, offset + 1)
     return True

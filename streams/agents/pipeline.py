@@ -30,6 +30,11 @@ class Pipeline:
         self.lane = lane
         self.queue: asyncio.Queue[tuple[Any, Ticket | None]] = asyncio.Queue(maxsize=depth)
         self.task: asyncio.Task[None] | None = None
+        self.counting = False  # a record taken from the queue and not yet counted
+
+    def idle(self) -> bool:
+        """Nothing queued nor being counted: the agent is waiting on Faust's stream."""
+        return not self.counting and self.queue.empty()
 
     async def start(self) -> None:
         if self.lane is not None:
@@ -66,11 +71,13 @@ class Pipeline:
         queue, lane = self.queue, self.lane
         while True:
             event, ticket = await queue.get()
+            self.counting = True
             # Let the agent refill the queue first (a get from a full queue does not yield):
             # so the lane always has the next records while this one is counted.
             await asyncio.sleep(0)
             answer = await lane.answer(ticket) if lane is not None and ticket is not None else None
             await self.handle(event, answer)
+            self.counting = False
 
     async def close(self) -> None:
         if self.task is not None:

@@ -148,6 +148,24 @@ class Workers:
     def status(self, name: str) -> dict[str, Any]:
         return get_json(self.ports[name], "/api/v1/internal/status")[1]
 
+    def stacks(self, name: str, timeout: float = 5) -> str:
+        """Every thread's and task's stack, dumped by the running worker on SIGUSR1 (mode's
+        handler) into its log: for a failure message."""
+        path = self.logs / f"{name}.log"
+        size = path.stat().st_size
+        os.kill(self.procs[name].pid, signal.SIGUSR1)  # (the worker only, not its child)
+        sizes = [size]
+
+        def written() -> bool:  # (grown, then the same size at the next look)
+            sizes.append(path.stat().st_size)
+            return sizes[-1] > size and sizes[-1] == sizes[-2]
+
+        try:
+            wait_until(written, timeout, "a stack dump", every=0.3)
+        except AssertionError:
+            return "(no stack dump)"
+        return path.read_bytes()[size:].decode(errors="replace")
+
     def tail(self, name: str, lines: int = 40) -> str:
         text = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
