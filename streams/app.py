@@ -153,7 +153,7 @@ def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None
 
 def _wire(live_app: LiveApp) -> None:
     from streams import web
-    from streams.agents import count_events, stalls
+    from streams.agents import count_events, delivery
 
     count_events.register(live_app)
     web.register(live_app)
@@ -192,7 +192,7 @@ def _wire(live_app: LiveApp) -> None:
 
     @app.timer(live_app.settings.worker_stall_check_s, name="stall_check")
     async def stall_check() -> None:
-        await stalls.check(live_app, live_app.settings.worker_stall_check_s)
+        await delivery.check(live_app, live_app.settings.worker_stall_check_s)
 
     flush_idle = count_events.idle_flusher(live_app)
 

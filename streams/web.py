@@ -14,7 +14,7 @@ import orjson
 from faust.web import Request, Response, View
 
 from streams import live
-from streams.agents import stalls
+from streams.agents import delivery
 
 if TYPE_CHECKING:
     from streams.app import LiveApp
@@ -77,7 +77,7 @@ def register(live_app: LiveApp) -> None:
                 "provinces": sorted(runtime.states),
                 "stats": runtime.stats,
                 "lane": _lane_status(live_app),
-                "positions": stalls.positions(live_app),
+                "positions": delivery.positions(live_app),
             })
 
     del National, Provinces, Province, Summaries, Status

@@ -17,7 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from streams.agents import stalls
+from streams.agents import delivery
 from streams.agents.pipeline import Pipeline
 from streams.compat import committed_offset
 from streams.lane import Answer, Lane
@@ -59,7 +59,7 @@ def register(live_app: LiveApp) -> None:
                                 settings.events_topic, event.message.partition,
                                 event.message.offset)
                     continue
-                stalls.arrived(live_app, event.message.partition)
+                delivery.arrived(live_app, event.message.partition)
                 await pipeline.put(event)
         finally:
             await pipeline.close()
@@ -68,7 +68,7 @@ def register(live_app: LiveApp) -> None:
 async def recheck_positions(live_app: LiveApp, delay_s: float = 0.5) -> None:
     """After a rebalance: partitions that delivered nothing yet are sought to their committed
     offset (or 0), in case records fetched during table recovery were dropped (see
-    :func:`_in_sequence`; a hole is only visible there if a later record arrives)."""
+    :func:`delivery.in_sequence`; a hole is only visible there if a later record arrives)."""
     await asyncio.sleep(delay_s)
     if not live_app.ready:
         return
@@ -89,32 +89,8 @@ def forget(live_app: LiveApp, partitions: set[int]) -> None:
         unacked.pop(partition, None)
         expected.pop(partition, None)
         live_app.extras["arrivals"].pop(partition, None)
+        live_app.extras.setdefault("holes", {}).pop(partition, None)
         live_app.extras["letters"].pop(partition, None)
-
-
-async def _in_sequence(live_app: LiveApp, tp: Any, offset: int) -> bool:
-    """Whether ``offset`` continues its partition; if records were skipped, seek back.
-
-    Faust drops records fetched while a partition is paused for table recovery, and with no
-    committed offset yet it does not seek back afterwards: those records would never be seen
-    (observed with a fresh consumer group restarted after kill -9). So the agent checks that
-    offsets arrive without holes from the committed position; on a hole it seeks back once.
-    A hole seen twice at the same place is real (e.g. compaction) and is accepted.
-    """
-    extras = live_app.extras
-    expected: dict[int, int] = extras.setdefault("expected", {})
-    holes: dict[int, tuple[int, int]] = extras.setdefault("holes", {})
-    partition = tp.partition
-    want = stalls.next_wanted(live_app, tp)
-    if offset > want and holes.get(partition) != (want, offset):
-        holes[partition] = (want, offset)
-        log.warning("records %s[%d]@%d..%d were not delivered: seeking back",
-                    tp.topic, partition, want, offset - 1)
-        expected[partition] = want
-        await live_app.app.consumer.seek_wait({tp: want})
-        return False
-    expected[partition] = max(want, offset + 1)
-    return True
 
 
 async def _handle(
@@ -140,7 +116,7 @@ async def _handle(
             log.info("skipping %s[%d]@%d: partition not held here now",
                      live_app.settings.events_topic, partition, offset)
             return
-    if not await _in_sequence(live_app, message.tp, offset):
+    if not await delivery.in_sequence(live_app, message.tp, offset):
         return
     async with _lock(live_app, partition):
         await _count(live_app, stream, event, unacked, answer)

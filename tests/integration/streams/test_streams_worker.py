@@ -67,7 +67,7 @@ def test_records_dropped_before_the_agent_are_fetched_again(
     workers: Workers, live_settings: Settings
 ) -> None:
     """Records that never reach the agent, with no later record to show the hole: the
-    stall watchdog seeks back (streams/agents/stalls.py). The hook drops the last record."""
+    stall watchdog seeks back (streams/agents/delivery.py). The hook drops the last record."""
     rng = random.Random(44)
     events = streams_gen.scenario(rng, datetime.now(UTC), ["79"], n_incidents=60)
     records = streams_gen.records(events, rng, max_batch=40)

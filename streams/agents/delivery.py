@@ -1,18 +1,26 @@
-"""Watchdog: records on the broker that never reach the agent.
+"""Records Faust fetched but did not hand to the agent: the hole check and the stall watchdog.
 
-The agent notices records Faust dropped (during a rebalance or a table recovery) when a
-later record of the same partition arrives with a higher offset than the next one it wants
-(``count_events._in_sequence``), and then seeks back. When no later record comes (a province
-that has sent its last batch for now), nothing would ever show the hole and the partition's
-last records would wait, uncounted, until that province sends again. This was seen twice in
-CI: a worker counting a few records short after a rebalance, with nothing in its log.
+Faust can drop fetched records: those fetched while a partition is paused for table
+recovery or while a rebalance starts, and, with no committed offset known yet, it does not
+seek back afterwards (observed with a fresh consumer group restarted after kill -9, and
+after a partition moved between workers). Two checks make every record reach the agent:
 
-So every ``worker_stall_check_s`` the worker compares, for each partition it holds, the next
-offset it wants with the broker's end offset. A partition is *stalled* when the broker holds
-records from that offset on, none of them has reached the agent for a whole check period,
-and the agent is idle (waiting on Faust, nothing queued: so the records are not merely
-behind others). A stalled partition is sought back to the offset it wants; records that were
-in fact already counted are skipped as replays, so a needless seek costs only a re-read.
+- **Holes** (:func:`in_sequence`, per record): offsets must arrive without gaps from the
+  next one wanted; on a gap the partition is sought back once. Records fetched before the
+  seek took effect are then dropped quietly; a gap found again at the same place after the
+  seek is real (e.g. compaction) and accepted.
+- **Stalls** (:func:`check`, every ``worker_stall_check_s``): a hole is only visible when a
+  later record arrives. When none comes (a province that sent its last batch for now), the
+  partition's last records would wait, uncounted, until that province sends again: seen
+  twice in CI as a worker counting a few records short after a rebalance. So the worker
+  compares, per partition held, the next offset wanted with the broker's end offset. A
+  partition is *stalled* when the broker holds records from that offset on, none has
+  reached the agent for a whole check period, and the agent is idle (waiting on Faust,
+  nothing queued: the records are not merely behind others). It is sought back.
+
+Records already counted are skipped as replays, so a needless seek costs only a re-read.
+Seeks go through ``seek_wait``, which runs in Faust's consumer thread (the client's fetch
+state belongs to that thread).
 """
 
 from __future__ import annotations
@@ -48,6 +56,46 @@ def next_wanted(live_app: LiveApp, tp: Any) -> int:
     return max(committed, live_app.runtime.applied_through(tp.partition) + 1)
 
 
+TAKE, SEEK, DROP = "take", "seek", "drop"
+
+
+def judge(want: int, offset: int, hole: tuple[int, int] | None) -> str:
+    """What to do with the record at ``offset`` when ``want`` is the next offset wanted and
+    ``hole`` the last gap sought back for, as ``(wanted, first offset seen)``:
+
+    - ``TAKE`` it: it continues the partition (or replays an earlier one), or it is the
+      first record the broker has from ``want`` on after seeking back (a real gap);
+    - ``SEEK`` back to ``want``: a new gap;
+    - ``DROP`` it: fetched before the seek back took effect (it comes again).
+    """
+    if offset <= want:
+        return TAKE
+    if hole is None or hole[0] != want:
+        return SEEK
+    return DROP if offset > hole[1] else TAKE
+
+
+async def in_sequence(live_app: LiveApp, tp: Any, offset: int) -> bool:
+    """Whether the record at ``offset`` is counted now (:func:`judge`); after a gap the
+    partition is sought back and the records come again."""
+    extras = live_app.extras
+    expected: dict[int, int] = extras.setdefault("expected", {})
+    holes: dict[int, tuple[int, int]] = extras.setdefault("holes", {})
+    partition = tp.partition
+    want = next_wanted(live_app, tp)
+    verdict = judge(want, offset, holes.get(partition))
+    if verdict == SEEK:
+        holes[partition] = (want, offset)
+        log.warning("records %s[%d]@%d..%d were not delivered: seeking back",
+                    tp.topic, partition, want, offset - 1)
+        expected[partition] = want
+        await live_app.app.consumer.seek_wait({tp: want})
+    if verdict != TAKE:
+        return False
+    expected[partition] = max(want, offset + 1)
+    return True
+
+
 async def check(live_app: LiveApp, stall_s: float) -> list[int]:
     """Seek back the partitions stalled for ``stall_s``; returns them."""
     pipeline = live_app.extras.get("pipeline")
@@ -79,6 +127,7 @@ async def check(live_app: LiveApp, stall_s: float) -> list[int]:
                     tp.partition, tp.topic, want, end, idle, want)
         runtime.stats["stalls"] = runtime.stats.get("stalls", 0) + 1
         arrivals[tp.partition] = now  # (one seek per period, not one per check)
+        live_app.extras.setdefault("holes", {}).pop(tp.partition, None)  # (judged afresh)
         await consumer.seek_wait({tp: want})
         stalled.append(tp.partition)
     return stalled
