@@ -192,7 +192,10 @@ def _wire(live_app: LiveApp) -> None:
 
     @app.timer(live_app.settings.worker_stall_check_s, name="stall_check")
     async def stall_check() -> None:
-        await delivery.check(live_app, live_app.settings.worker_stall_check_s)
+        try:
+            await delivery.check(live_app, live_app.settings.worker_stall_check_s)
+        except Exception as exc:  # (e.g. a rebalance under way: the next check will do)
+            log.warning("stall check skipped: %r", exc)
 
     flush_idle = count_events.idle_flusher(live_app)
 
