@@ -80,7 +80,7 @@ class Runtime:
         self.version = 0  # bumped on every change
         self.stats = dict.fromkeys(
             ("records", "accepted", "duplicates", "skipped", "dead_letters", "restored_facts",
-             "chunks_written", "misrouted", "letters_truncated", "rebuilds"), 0
+             "chunks_written", "misrouted", "letters_truncated", "rebuilds", "stalls"), 0
         )
         self._misrouted_seen: set[tuple[str, int]] = set()
         self.retention = Retention(policy or Policy(), self.stats)

@@ -125,7 +125,7 @@ async def check(live_app: LiveApp, stall_s: float) -> list[int]:
         log.warning("partition %d of %s: records from offset %d are on the broker (end %d) "
                     "but none reached the worker for %.1f s: seeking back to %d",
                     tp.partition, tp.topic, want, end, idle, want)
-        runtime.stats["stalls"] = runtime.stats.get("stalls", 0) + 1
+        runtime.stats["stalls"] += 1
         arrivals[tp.partition] = now  # (one seek per period, not one per check)
         live_app.extras.setdefault("holes", {}).pop(tp.partition, None)  # (judged afresh)
         await consumer.seek_wait({tp: want})
