@@ -200,9 +200,11 @@ def wait_for(check: Any, timeout: float, every: float = 0.05) -> Any:
     raise TimeoutError("benchmark condition not reached")
 
 
-def worker_rate(settings: Settings, root: Path, n_events: int, run: int) -> tuple[float, float]:
+def worker_rate(settings: Settings, root: Path, n_events: int, run: int, broker_pid: int
+                ) -> tuple[float, float]:
     """Events/s of one worker over a pre-filled topic (fresh group: reads from the start),
-    by the wall clock and per CPU second of the worker (less disturbed by a shared CPU)."""
+    by the wall clock and per CPU second of the worker (less disturbed by a shared CPU).
+    The broker's CPU over the same span is printed too: it shares the machine's cores."""
     group = settings.model_copy(update={"worker_id": f"bench-{run}-{uuid.uuid4().hex[:6]}"})
     worker = Worker(group, f"full-{run}", root)
     try:
@@ -214,14 +216,16 @@ def worker_rate(settings: Settings, root: Path, n_events: int, run: int) -> tupl
         pids = worker.pids()
         t0, n0 = time.perf_counter(), first["stats"]["accepted"]
         c0 = [worker.cpu_s([pid]) for pid in pids]
+        b0 = worker.cpu_s([broker_pid])
         last = wait_for(lambda: (s := worker.status()) and s["stats"]["accepted"] >= n_events
                         and s, 600, every=0.05)
         elapsed = time.perf_counter() - t0
         cpus = [worker.cpu_s([pid]) - c for pid, c in zip(pids, c0, strict=True)]
+        broker = worker.cpu_s([broker_pid]) - b0
         counted = last["stats"]["accepted"] - n0
         print(f"  run {run}: {counted:,} events in {elapsed:.2f} s; CPU s: worker "
               + ", validation process ".join(f"{c:.2f}" for c in cpus)
-              + f" (lane: {last.get('lane')})")
+              + f", broker {broker:.2f} (lane: {last.get('lane')})")
         return counted / elapsed, counted / sum(cpus)
     finally:
         worker.stop()
@@ -360,7 +364,8 @@ def run(args: argparse.Namespace, n_events: int, root: Path, broker: Server) -> 
     produce(settings, SINGLE_TOPIC, singles)
     single = [asyncio.run(raw_consume(settings, SINGLE_TOPIC, len(singles)))
               for _ in range(args.runs)]
-    rates = [worker_rate(settings, root, n_events, i) for i in range(args.runs)]
+    assert broker.pid is not None
+    rates = [worker_rate(settings, root, n_events, i, broker.pid) for i in range(args.runs)]
     full, per_cpu = [r[0] for r in rates], [r[1] for r in rates]
     raw_m, full_m = statistics.median(raw), statistics.median(full)
     print(f"raw aiokafka getmany + orjson: {raw_m:,.0f} events/s  (runs {_fmt(raw)})")
