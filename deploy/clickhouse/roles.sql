@@ -49,6 +49,8 @@ CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.events_retracted
     FOR SELECT USING province_code = '01' TO antt_province_analyst_01;
 CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.incidents
     FOR SELECT USING province_code = '01' TO antt_province_analyst_01;
+CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.incident_communes
+    FOR SELECT USING province_code = '01' TO antt_province_analyst_01;
 CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.metrics_daily
     FOR SELECT USING province_code = '01' TO antt_province_analyst_01;
 CREATE ROW POLICY IF NOT EXISTS province_01 ON antt.metrics_daily_province
