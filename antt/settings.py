@@ -96,6 +96,10 @@ class Settings(BaseSettings):
         "", description="tests only: pause the first snapshot at between_parts, "
         "before_tombstones or between_tombstones (for a kill -9)"
     )
+    worker_test_freeze_flush: int = Field(
+        0, ge=0, description="tests only: the Nth checkpoint flush that has chunks stops the "
+        "whole worker process (SIGSTOP, as a long GC pause) before writing them (0: never)"
+    )
 
     # ClickHouse sink.
     sink_batch_rows: int = Field(200_000, ge=1)

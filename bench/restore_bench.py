@@ -75,7 +75,8 @@ def step_times(table: dict[str, bytes], now: float) -> dict[str, float]:
     m = stored.manifest
     snap_seq = 0
     if m is not None:
-        blob = b"".join(stored.parts[(m["seq"], k)] for k in range(m["parts"]))  # type: ignore[index]
+        blob = b"".join(stored.parts[(stored.snap_epoch or 0, m["seq"], k)]
+                        for k in range(m["parts"]))
         timed("sha256", lambda: hashlib.sha256(blob).hexdigest())
         raw = timed("zlib", lambda: zlib.decompress(blob))
         body = timed("json parse", lambda: orjson.loads(raw))

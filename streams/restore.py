@@ -73,6 +73,7 @@ def adopt(
     """Make restored partitions (those of ``partitions`` only, if given) the runtime's,
     in one step: their provinces and the partitions' loaded mark; facts replayed."""
     keep = restored.partitions if partitions is None else restored.partitions & partitions
+    runtime.retention.adopting(keep)  # a new owner epoch at their next write
     replayed = 0
     for got in restored.provinces:
         if got.partition not in keep:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from antt.perf import gc_paused
 from streams import checkpoint
-from streams.logic.facts import Fact, from_json
+from streams.logic.facts import F_REC, Fact, from_json
 from streams.logic.retention import (
     MIN_WINDOW_DAYS,
     Frozen,
@@ -127,6 +127,11 @@ class Province:
     facts_since: int = 0
     horizon: float | None = None
     frozen: Frozen = field(default_factory=Frozen)
+    # What the next snapshot supersedes, besides this owner's chunks from seq own_first on:
+    # the current snapshot's parts, and the keys of other epochs the restore applied (their
+    # chunks, manifest and parts; a manifest of this epoch is overwritten by the next one).
+    covered: list[str] = field(default_factory=list, compare=False)
+    own_first: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -139,6 +144,7 @@ class RestoredProvince:
     stale: list[str]  # keys to tombstone again (see ``Stored.superseded``)
     replayed: int
     next_seq: int
+    top_epoch: int = 0  # the highest owner epoch among the province's keys
 
 
 @dataclass
@@ -155,6 +161,8 @@ class Retention:
         self.policy = policy
         self.provinces: dict[str, Province] = {}
         self.stale: dict[int, list[str]] = {}  # partition -> keys to tombstone
+        self.found: dict[int, int] = {}  # partition -> highest owner epoch its restore found
+        self.epochs: dict[int, int] = {}  # partition -> this owner's epoch (stamp)
         self.stats = stats
         for name in ("snapshots", "evicted_facts", "tombstones", "outside_window"):
             stats.setdefault(name, 0)
@@ -163,10 +171,34 @@ class Retention:
         p = self.provinces.get(province)
         return p.horizon if p is not None else None
 
+    def stamp(self, partition: int, generation: int) -> int:
+        """This owner's epoch for ``partition`` (``streams/checkpoint.py``), fixed at the
+        first call after the partition was adopted: the highest epoch its restore found +
+        the consumer group's generation of the assignment (0 if unknown) + 1."""
+        epoch = self.epochs.get(partition)
+        if epoch is None:
+            found = self.found.get(partition, 0)
+            epoch = self.epochs[partition] = found + max(generation, 0) + 1
+            log.info("partition %d: checkpoint owner epoch %d (generation %d, highest epoch "
+                     "found %d)", partition, epoch, generation, found)
+        return epoch
+
+    def epoch(self, partition: int) -> int:
+        """The epoch of :meth:`stamp` (stamped with generation 0 if not yet); 0 (keys of
+        the format before epochs) for a partition never adopted (tests without restores)."""
+        if partition not in self.epochs and partition not in self.found:
+            return 0
+        return self.stamp(partition, 0)
+
     def wrote_chunks(self, province: str, chunks: list[checkpoint.Chunk]) -> None:
+        """Bookkeeping of chunks taken to be written; stamps them (in place in ``chunks``,
+        which the caller writes) with their partition's owner epoch."""
+        chunks[:] = [replace(c, epoch=self.epoch(c.partition)) for c in chunks]
         p = self.provinces.setdefault(province, Province())
         p.chunks_since += len(chunks)
         p.facts_since += sum(len(c.facts) for c in chunks)
+        if chunks and p.own_first is None:
+            p.own_first = chunks[0].seq
 
     def due(self, province: str, kept: int) -> bool:
         p = self.provinces.get(province)
@@ -218,15 +250,17 @@ class Retention:
         kept = len(body["facts"])
         parts, manifest = yield from checkpoint.encode_snapshot_steps(
             partition, province, next_seq, state.watermark, p.horizon, body,
-            self.policy.part_bytes,
+            self.policy.part_bytes, self.epoch(partition),
         )
-        tombstones = [checkpoint.chunk_key(partition, province, seq)
-                      for seq in range(p.snap_seq, next_seq)]
-        tombstones += [checkpoint.part_key(partition, province, p.snap_seq, k)
-                       for k in range(p.snap_parts)]
-        rewritten = {key for key, _ in parts}  # a crash may have left parts of this seq
+        epoch = self.epoch(partition)
+        own = ([] if p.own_first is None else
+               [checkpoint.chunk_key(partition, province, seq, epoch)
+                for seq in range(p.own_first, next_seq)])
+        rewritten = {key for key, _ in parts} | {manifest[0]}
+        tombstones = [k for k in own + p.covered if k not in rewritten]
         tombstones += [k for k in self.stale.pop(partition, []) if k not in rewritten]
         p.snap_seq, p.snap_parts = next_seq, len(parts)
+        p.covered, p.own_first = [key for key, _ in parts], None
         p.chunks_since = p.facts_since = 0
         self.stats["snapshots"] += 1
         self.stats["evicted_facts"] += evicted
@@ -248,6 +282,7 @@ class Retention:
         ``state`` only: this object's bookkeeping changes when the result is given to
         :meth:`adopt` (a restore dropped half-way leaves no trace here)."""
         p = Province()
+        snap_epoch = stored.snap_epoch
         snap = yield from stored.snapshot_steps()
         replayed = 0
         if snap is not None:
@@ -262,27 +297,53 @@ class Retention:
                 yield None
                 replayed += yield from _apply_steps(state, facts, now_ts)
             state.watermark = max(state.watermark, manifest["wm"])
+            p.covered += [checkpoint.part_key(stored.partition, state.code, p.snap_seq, k,
+                                              snap_epoch or 0) for k in range(p.snap_parts)]
+            p.covered.append(checkpoint.manifest_key(stored.partition, state.code,
+                                                     snap_epoch or 0))
         next_seq = p.snap_seq
         for chunk in stored.chunks:
-            if chunk.seq < p.snap_seq:
-                continue
-            replayed += yield from _apply_steps(state, chunk.facts, now_ts)
+            if chunk.epoch == snap_epoch and chunk.seq < p.snap_seq:
+                continue  # in the snapshot (left by a crash before its tombstones)
+            replayed += yield from _apply_steps(state, _inside(chunk.facts, p.horizon), now_ts)
             state.watermark = max(state.watermark, chunk.wm)
             p.chunks_since += 1
             p.facts_since += len(chunk.facts)
-            next_seq = chunk.seq + 1
+            p.covered.append(chunk.key)
+            next_seq = max(next_seq, chunk.seq + 1)
         return RestoredProvince(state, stored.partition, p, stored.superseded(state.code),
-                                replayed, next_seq)
+                                replayed, next_seq, stored.top_epoch)
 
     def adopt(self, restored: RestoredProvince) -> None:
-        """Take the bookkeeping of a province restored by :meth:`restore_steps`."""
+        """Take the bookkeeping of a province restored by :meth:`restore_steps` (after
+        :meth:`adopting` its partition)."""
         self.provinces[restored.state.code] = restored.bookkeeping
         if restored.stale:
             self.stale.setdefault(restored.partition, []).extend(restored.stale)
+        partition = restored.partition
+        self.found[partition] = max(self.found.get(partition, 0), restored.top_epoch)
+
+    def adopting(self, partitions: set[int]) -> None:
+        """Partitions about to be adopted: their next write stamps a new owner epoch."""
+        for partition in partitions:
+            self.epochs.pop(partition, None)
+            self.found[partition] = 0
 
     def drop(self, provinces: list[str], partitions: set[int]) -> None:
         for province in provinces:
             self.provinces.pop(province, None)
         for partition in partitions:
             self.stale.pop(partition, None)
+            self.epochs.pop(partition, None)
+            self.found.pop(partition, None)
+
+
+def _inside(facts: list[Fact], horizon: float | None) -> list[Fact]:
+    """The chunk facts a restore applies on top of a snapshot with ``horizon``: those
+    recorded since (the acceptance rule, ``Runtime._inside_window``). One owner's chunks
+    hold no others but duplicates of kept facts; a stale owner's may hold facts the
+    snapshot evicted into its frozen counters, which must not count twice."""
+    if horizon is None:
+        return facts
+    return [f for f in facts if f[F_REC] >= horizon]
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -170,21 +172,29 @@ async def _flush(
     decided while this runs, so none is decided under a horizon not yet on the broker.
     Writes go through ``send_changelog`` with an explicit partition (not ``table[key]``),
     so the idle-flush timer can checkpoint too; the changelog partition equals the source
-    partition, as Faust's own table writes would choose.
+    partition, as Faust's own table writes would choose. The first flush after the partition
+    was adopted fixes the owner epoch that its keys carry, from the consumer generation of
+    the assignment (``streams/checkpoint.py``: how a stalled owner's late writes are made
+    harmless).
     """
+    runtime = live_app.runtime
+    if partition in runtime.loaded:  # (no wait since: the assignment it was adopted in)
+        runtime.retention.stamp(partition, live_app.app.consumer_generation_id)
     events = unacked.pop(partition, [])
     # Dead letters first: once a chunk covers a record, a replay no longer re-emits the
     # record's letters, so they must be on the broker before the chunk is written.
     letters = live_app.extras["letters"].pop(partition, None)
     if letters:
         await asyncio.gather(*letters)
-    runtime = live_app.runtime
-    sent = [_write(live_app, partition, chunk.key, chunk.encode())
-            for chunk in runtime.take_chunks(partition, now)]
+    chunks = runtime.take_chunks(partition, now)
+    frozen = bool(chunks) and _test_freeze(live_app, partition)
+    sent = [_write(live_app, partition, chunk.key, chunk.encode()) for chunk in chunks]
     # The records are acked (and so may be committed) only once the broker holds their
     # checkpoint: Faust's own flush before a commit gives up after a short wait.
     if sent:
         await asyncio.gather(*sent)
+    if frozen:
+        log.warning("test hook: the chunks of the frozen flush are on the broker")
     stale = runtime.retention.stale.pop(partition, [])  # left by a crash (see checkpoint.py)
     if stale:
         log.info("tombstoning %d superseded checkpoint keys of partition %d", len(stale),
@@ -252,6 +262,23 @@ async def _test_pause(live_app: LiveApp, point: str, snap: SnapshotWrite) -> Non
     log.warning("test hook: snapshot of province %s (partition %d) paused at %s",
                 snap.province, snap.partition, point)
     await asyncio.Event().wait()
+
+
+def _test_freeze(live_app: LiveApp, partition: int) -> bool:
+    """Test hook (setting ``worker_test_freeze_flush``): the Nth flush with chunks stops the
+    whole process here (SIGSTOP: threads, heartbeats and all, as a long GC pause or a frozen
+    VM would) until it gets a SIGCONT; whether this was that flush."""
+    n = live_app.settings.worker_test_freeze_flush
+    if not n:
+        return False
+    count = live_app.extras["flushes"] = live_app.extras.get("flushes", 0) + 1
+    if count != n:
+        return False
+    log.warning("test hook: flush %d (partition %d) stops the process before writing its "
+                "chunks", n, partition)
+    os.kill(os.getpid(), signal.SIGSTOP)
+    log.warning("test hook: the process goes on after SIGCONT")
+    return True
 
 
 def _lock(live_app: LiveApp, partition: int) -> asyncio.Lock:
