@@ -11,10 +11,12 @@
 --
 -- A table of its own instead of a column of incidents: filling a new column would mean
 -- replacing incidents_from_raw_mv (dropped, then created again) and altering a replicated
--- table on a cluster; a new table and a view of its own leave both untouched. Like incidents it keeps sets (groupUniqArrayArray), so a retried or
--- replayed insert, a second view firing for the same rows, or the backfill below run twice,
--- store nothing new: it needs no guard. The backfill runs after the view exists, so rows a
--- sink inserts meanwhile are covered by one or the other (or both).
+-- table on a cluster; a new table and a view of its own leave both untouched. Like
+-- incidents it keeps sets (groupUniqArrayArray), so a retried or replayed insert, a second
+-- view firing for the same rows, or the backfill below run twice, store nothing new: it
+-- needs no guard. The backfill runs after the view exists, so rows a sink inserts meanwhile
+-- are covered by one or the other (or both). Province analysts need the row policy of
+-- deploy/clickhouse/roles.sql on this table too.
 
 CREATE TABLE IF NOT EXISTS {db}.incident_communes
 (

@@ -89,6 +89,10 @@ def named() -> dict[str, list[dict]]:
         _recv(T0, i, A)]
     i = iid("two")  # the later receipt arrives first; the earlier one (A) is the report
     out["earlier_receipt_arrives_second"] = [_recv(T0 + 2 * DAY, i, C), _recv(T0, i, A)]
+    i = iid("tie")  # two receipts at one instant: the smaller event id (as text) is the report
+    low, high = sorted(str(uuid.uuid4()) for _ in range(2))
+    out["receipts_at_one_instant"] = [_recv(T0, i, C, event_id=high),
+                                      _recv(T0, i, A, event_id=low)]
     i = iid("corr")  # the receipt in C is withdrawn by a correcting receipt in A
     first = _recv(T0, i, C)
     out["corrected_receipt"] = [first, _recv(T0, i, A, corrects_event_id=first["event_id"]),
@@ -97,6 +101,14 @@ def named() -> dict[str, list[dict]]:
     first = _recv(T0 - DAY, i, C)
     out["correction_arrives_first"] = [
         _recv(T0, i, A, corrects_event_id=first["event_id"]), first]
+    i = iid("chain")  # Z (B) corrects Y (A) corrects X (C): only Z counts, the report is in B
+    x = _recv(T0, i, C)
+    y = _recv(T0, i, A, corrects_event_id=x["event_id"])
+    out["correction_of_a_correction"] = [x, y, _recv(T0, i, B, corrects_event_id=y["event_id"])]
+    i = iid("gone")  # the only receipt withdrawn by a triage: no report, under no commune
+    x = _recv(T0, i, A)
+    out["receipt_withdrawn"] = [x, _extended(T0 + DAY, i, C),
+                                _ev("report_triaged", T0, i, B, corrects_event_id=x["event_id"])]
     i = iid("res")  # resolved on time under B, the report under A; then resumed in C: open
     out["resolved_and_resumed_elsewhere"] = [
         _recv(T0, i, A), _resolved(T0 + 2 * DAY, i, B, "suspend"),
@@ -268,11 +280,14 @@ def test_reports_count_under_the_commune_live_counts_them(communes: tuple[Any, d
     assert live["receipt_in_the_smaller_code"] == {(A, "open"): 1, (A, "overdue"): 1}
     assert live["receipt_arrives_last"].keys() == {(A, "open"), (A, "overdue")}
     assert live["corrected_receipt"].keys() == {(A, "open"), (A, "overdue")}
+    assert live["receipts_at_one_instant"].keys() == {(A, "open"), (A, "overdue")}
     assert live["resolved_and_resumed_elsewhere"] == {
         (A, "open"): 1, (A, "overdue"): 1, (B, "on_time"): 1, (B, "resolved", "property"): 1}
-    assert live["no_receipt"] == {}
-    assert ch.command("SELECT commune_code FROM incidents_current WHERE incident_id = "
-                      f"'{cases['no_receipt'][0]['incident_id']}'") == ""
+    assert live["correction_of_a_correction"].keys() == {(B, "open"), (B, "overdue")}
+    assert live["no_receipt"] == live["receipt_withdrawn"] == {}
+    for name in ("no_receipt", "receipt_withdrawn"):
+        assert ch.command("SELECT commune_code FROM incidents_current WHERE incident_id = "
+                          f"'{cases[name][0]['incident_id']}'") == "", name
     shapes = [Counter(e["commune_code"] for e in events) for events in cases.values()]
     assert sum(len(s) > 1 for s in shapes) >= 20
 
@@ -297,7 +312,8 @@ def test_a_database_at_migration_8_upgrades(stack: Settings,
                      and len(k) == 2}}
         assert wrong == {"receipt_in_the_smaller_code", "receipt_arrives_last",
                          "earlier_receipt_arrives_second", "corrected_receipt",
-                         "correction_arrives_first", "resolved_and_resumed_elsewhere"}
+                         "correction_arrives_first", "resolved_and_resumed_elsewhere",
+                         "receipts_at_one_instant", "correction_of_a_correction"}
         monkeypatch.undo()
         assert migrate(ch, settings) == newer
         bad = differ(ch, cases)
