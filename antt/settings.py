@@ -93,8 +93,9 @@ class Settings(BaseSettings):
         512 * 1024, ge=256, description="largest snapshot part record (compressed bytes)"
     )
     worker_snapshot_pause: str = Field(
-        "", description="tests only: pause the first snapshot at between_parts, "
-        "before_tombstones or between_tombstones (for a kill -9)"
+        "", description="tests only: pause the first snapshot at before_parts, between_parts, "
+        "before_tombstones or between_tombstones (for a kill -9); stop:<point>: stop the "
+        "whole process there (SIGSTOP) until a SIGCONT"
     )
     worker_test_freeze_flush: int = Field(
         0, ge=0, description="tests only: the Nth checkpoint flush that has chunks stops the "

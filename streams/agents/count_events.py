@@ -236,6 +236,7 @@ async def _write_snapshot(live_app: LiveApp, snap: SnapshotWrite) -> None:
     so that a restore after a crash between parts sees them all and tombstones them.
     """
     p = snap.partition
+    await _test_pause(live_app, "before_parts", snap)
     half = len(snap.parts) // 2
     for i, (key, value) in enumerate(snap.parts):
         if i == half and half:
@@ -254,13 +255,19 @@ async def _write_snapshot(live_app: LiveApp, snap: SnapshotWrite) -> None:
 
 
 async def _test_pause(live_app: LiveApp, point: str, snap: SnapshotWrite) -> None:
-    """Test hook (setting ``worker_snapshot_pause``): stop here once, for a ``kill -9``."""
-    if live_app.settings.worker_snapshot_pause != point or live_app.extras.get("paused"):
+    """Test hook (setting ``worker_snapshot_pause``): stop here once, for a ``kill -9``; with
+    ``stop:<point>``, stop the whole process there (SIGSTOP) and go on after a SIGCONT."""
+    setting = live_app.settings.worker_snapshot_pause
+    if setting.removeprefix("stop:") != point or live_app.extras.get("paused"):
         return
     live_app.extras["paused"] = point
     live_app.runtime.stats["snapshot_paused"] = 1
     log.warning("test hook: snapshot of province %s (partition %d) paused at %s",
                 snap.province, snap.partition, point)
+    if setting.startswith("stop:"):
+        os.kill(os.getpid(), signal.SIGSTOP)
+        log.warning("test hook: the process goes on after SIGCONT")
+        return
     await asyncio.Event().wait()
 
 
