@@ -177,3 +177,19 @@ def test_a_chunk_value_is_the_same_in_every_epoch() -> None:
     assert orjson.loads(chunk.encode()) == {"v": checkpoint.FORMAT_VERSION, "wm": 5,
                                             "facts": []}
 
+
+
+def test_an_owner_epoch_is_fixed_at_the_first_write_after_each_adoption() -> None:
+    """Highest epoch found + generation + 1, fixed until the partition is dropped; a new
+    adoption (after a rebalance, by the same worker too) gets a new, higher one."""
+    chunk = checkpoint.make_chunks(0, "01", 0, [], wm=-1, epoch=7)[0]
+    table = {chunk.key: chunk.encode(), "0:end": b"1"}
+    runtime = Runtime(LocalCalendar(), "antt.events.v1", policy=POLICY)
+    runtime.restore({0}, table.items(), NOW.timestamp())
+    assert runtime.retention.stamp(0, 3) == 7 + 3 + 1
+    assert runtime.retention.stamp(0, 9) == 11  # fixed: a later generation changes nothing
+    runtime.drop({0})
+    table["0:01:e11:0000000001"] = checkpoint.make_chunks(0, "01", 1, [], -1, 11)[0].encode()
+    runtime.restore({0}, table.items(), NOW.timestamp())
+    assert runtime.retention.stamp(0, 4) == 11 + 4 + 1
+    assert runtime.retention.epoch(1) == 0  # never adopted: the keys of before epochs
