@@ -42,8 +42,10 @@ and finish the flush (or snapshot) it had started before it hears of the rebalan
 without transactions cannot refuse its writes, so they are made harmless by design:
 
 - every adoption of a partition (a restore) starts a new *owner epoch*, stamped at the
-  owner's first write: the highest epoch among the partition's keys it restored + the
-  consumer group generation of the assignment (``app.consumer_generation_id``) + 1. A newer
+  owner's first flush: the highest epoch among the partition's keys it restored + the
+  consumer group generation of the assignment (``app.consumer_generation_id``, read while
+  the partition is held: Faust revokes, and the worker drops it, before the consumer joins
+  a next generation) + 1. A newer
   owner was assigned the partition in a later generation and restored later, finding an
   epoch at least as high (the highest epoch's keys are only tombstoned by a snapshot of a
   higher one): so its epoch is higher, and two owners never share an epoch even when the
@@ -56,7 +58,9 @@ without transactions cannot refuse its writes, so they are made harmless by desi
 - a restore uses the snapshot of the highest epoch whose parts are all present (a stale
   owner's manifest may name parts that the newer owner, restoring before it, tombstoned as
   left by a crash) and every chunk of every epoch, except the chunks of the snapshot's epoch
-  below its ``S``. A fact found twice counts once (facts are deduplicated by ``event_id``);
+  below its ``S``. If that snapshot is a stale owner's (the newer owner has none yet), it
+  covers every key the stale owner tombstoned, and the newer owner's own facts are in its
+  chunks. A fact found twice counts once (facts are deduplicated by ``event_id``);
   ``wm`` is the highest of every chunk applied, whose facts are all in the state or refused
   by the rule below as a replay would refuse them: a skipped replay loses nothing;
 - frozen counters cannot be deduplicated: a stale owner's chunk (or a newer owner's, under a
