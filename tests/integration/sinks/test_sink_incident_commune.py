@@ -292,6 +292,20 @@ def test_reports_count_under_the_commune_live_counts_them(communes: tuple[Any, d
     assert sum(len(s) > 1 for s in shapes) >= 20
 
 
+def test_communes_stored_twice_change_nothing(communes: tuple[Any, dict]) -> None:
+    """incident_communes is a set: the backfill of migration 9 run again (it has no guard)
+    and every row inserted a second time (a view firing twice) leave the figures as live's."""
+    ch, cases = communes
+    db = ch.command("SELECT currentDatabase()")
+    (backfill,) = [s for s in next(m for m in load_migrations() if m.version == 9)
+                   .statements(db, "Asia/Ho_Chi_Minh") if s.startswith("INSERT")]
+    before = ch.command("SELECT count() FROM incident_communes")
+    ch.command(backfill, settings={"insert_deduplication_token": f"again-{uuid.uuid4()}"})
+    ch.command("INSERT INTO incident_communes SELECT * FROM incident_communes")
+    assert ch.command("SELECT count() FROM incident_communes") > before  # stored again
+    assert not differ(ch, cases)
+
+
 def test_a_database_at_migration_8_upgrades(stack: Settings,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Reports stored before the migration that keeps each event's commune count under the
