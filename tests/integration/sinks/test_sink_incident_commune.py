@@ -15,7 +15,8 @@ queries of docs/analysts.md give the live figures. Events go through the sink's 
 live figures come from a fresh ``ProvinceState`` per report fed the same events in the same
 order. Named reports cover the shapes the old rule (the largest commune code among the
 report's events) got wrong; a seeded random set (communes drawn per event) covers the rest.
-A second test stores the reports in a database at migration 8 and upgrades it.
+Another stores the communes twice (a set: nothing changes); the last stores the reports in a
+database at migration 8 and upgrades it.
 """
 
 from __future__ import annotations
