@@ -31,9 +31,11 @@ supersedes (``snapshots.Province``: the chunks since the previous snapshot, its 
 the keys of other epochs the owner restored), so that log compaction drops them. Restore
 = the snapshot + the chunks not in it; anything else found (chunks of the snapshot's epoch
 below ``S``, other parts and manifests: left by a crash before or during the tombstones, or
-between parts) is ignored and tombstoned again. A crash at any point therefore restores
-either the previous snapshot + all its chunks, or the new one + the chunks after it: the
-same facts either way.
+between parts, or by a stalled owner still writing its snapshot) is ignored, and
+tombstoned by the owner's own next snapshot, after its manifest: never earlier, as the
+parts may be a stalled owner's that a manifest completes later. A crash at any point
+therefore restores either the previous snapshot + all its chunks, or the new one + the
+chunks after it: the same facts either way.
 
 Owner epochs (a stalled owner, "zombie"): a worker that stops answering its consumer group
 for longer than the session timeout (a long GC pause, a frozen VM) loses its partitions to

@@ -160,7 +160,6 @@ class Retention:
     def __init__(self, policy: Policy, stats: dict[str, int]):
         self.policy = policy
         self.provinces: dict[str, Province] = {}
-        self.stale: dict[int, list[str]] = {}  # partition -> keys to tombstone
         self.found: dict[int, int] = {}  # partition -> highest owner epoch its restore found
         self.epochs: dict[int, int] = {}  # partition -> this owner's epoch (stamp)
         self.stats = stats
@@ -258,7 +257,6 @@ class Retention:
                 for seq in range(p.own_first, next_seq)])
         rewritten = {key for key, _ in parts} | {manifest[0]}
         tombstones = [k for k in own + p.covered if k not in rewritten]
-        tombstones += [k for k in self.stale.pop(partition, []) if k not in rewritten]
         p.snap_seq, p.snap_parts = next_seq, len(parts)
         p.covered, p.own_first = [key for key, _ in parts], None
         p.chunks_since = p.facts_since = 0
@@ -317,9 +315,13 @@ class Retention:
     def adopt(self, restored: RestoredProvince) -> None:
         """Take the bookkeeping of a province restored by :meth:`restore_steps` (after
         :meth:`adopting` its partition)."""
+        # Keys no restore needs (left by a crash, or by a stalled owner still writing them:
+        # parts of a snapshot whose manifest is yet to come) are tombstoned only by this
+        # owner's own next snapshot, once its manifest is on the broker: tombstoning them
+        # earlier could delete the parts of a stalled owner's snapshot that then completes
+        # and replaces that owner's previous one (found by review; test_owner_epochs).
+        restored.bookkeeping.covered.extend(restored.stale)
         self.provinces[restored.state.code] = restored.bookkeeping
-        if restored.stale:
-            self.stale.setdefault(restored.partition, []).extend(restored.stale)
         partition = restored.partition
         self.found[partition] = max(self.found.get(partition, 0), restored.top_epoch)
 
@@ -333,7 +335,6 @@ class Retention:
         for province in provinces:
             self.provinces.pop(province, None)
         for partition in partitions:
-            self.stale.pop(partition, None)
             self.epochs.pop(partition, None)
             self.found.pop(partition, None)
 

@@ -195,11 +195,6 @@ async def _flush(
         await asyncio.gather(*sent)
     if frozen:
         log.warning("test hook: the chunks of the frozen flush are on the broker")
-    stale = runtime.retention.stale.pop(partition, [])  # left by a crash (see checkpoint.py)
-    if stale:
-        log.info("tombstoning %d superseded checkpoint keys of partition %d", len(stale),
-                 partition)
-        await asyncio.gather(*(_write(live_app, partition, key, None) for key in stale))
     snaps = runtime.take_snapshots(partition, now, build=False)
     for job in snaps:
         # Built in steps: the event loop (other partitions, the live API) runs meanwhile;
@@ -210,7 +205,7 @@ async def _flush(
                      "it was built", snap.province, partition)
             continue
         await _write_snapshot(live_app, snap)
-    if sent or stale or snaps:
+    if sent or snaps:
         # One record on its own last: the local Tansu broker answers ListOffsets with the
         # last batch's first offset + 1, so Faust's recovery (which reads up to that) would
         # miss the rest of a last batch of several records (measured; Kafka is exact).

@@ -190,3 +190,39 @@ def test_a_stalled_owners_late_snapshot_does_not_replace_the_new_owners(
     wake(workers, pid, written)
     assert stale_manifest_after_new_owner(live_settings)  # (else the test proves nothing)
     fresh_worker_counts_the_truth(workers, live_settings, events)
+
+
+def parts_straddle_new_owner(settings: Settings) -> bool:
+    """The scenario happened: a snapshot's parts were written both before and after a key of
+    a higher owner epoch (the new owner's), and its manifest after all of them."""
+    keys = [checkpoint.parse(key) for key, value in changelog_records(settings)
+            if value is not None]
+    parsed = [k for k in keys if k is not None]
+    for i, key in enumerate(parsed):
+        if key.kind != "part":
+            continue
+        later = parsed[i + 1:]
+        newer = [j for j, k in enumerate(later) if k.epoch > key.epoch]
+        if newer and any(k.kind == "part" and k.epoch == key.epoch and k.seq == key.seq
+                         for k in later[newer[0]:]):
+            return True
+    return False
+
+
+def test_a_stalled_owners_half_written_snapshot_is_not_tombstoned_by_the_new_owner(
+    workers: Workers, live_settings: Settings
+) -> None:
+    """w1 stops between the parts of its snapshot; w2 restores (those parts have no manifest
+    yet: left by a crash, as far as w2 can tell), counts and checkpoints; then w1 writes its
+    other parts, its manifest, and tombstones its chunks the snapshot covers. If w2 had
+    tombstoned the parts it found (it did, at its first flush, until a review found it), the
+    snapshot would be incomplete and its chunks gone: the restored worker lost those facts."""
+    events, records = scenario()
+    small_parts = {**SNAPSHOTS, "ANTT_WORKER_SNAPSHOT_PART_BYTES": "256"}
+    partition, pid = freeze_w1(workers, live_settings, records,
+                               {**small_parts, "ANTT_WORKER_SNAPSHOT_PAUSE":
+                                "stop:between_parts"})
+    take_over(workers, live_settings, partition, len(records), distinct(events), {})
+    wake(workers, pid, f"snapshot of province {PROVINCE} (partition {partition}):".encode())
+    assert parts_straddle_new_owner(live_settings)  # (else the test proves nothing)
+    fresh_worker_counts_the_truth(workers, live_settings, events)

@@ -71,9 +71,6 @@ def old_restore(retention: Retention, state: ProvinceState, stored: checkpoint.S
         p.chunks_since += 1
         p.facts_since += len(chunk.facts)
         next_seq = chunk.seq + 1
-    stale = stored.superseded(state.code)
-    if stale:
-        retention.stale.setdefault(stored.partition, []).extend(stale)
     return replayed, next_seq
 
 
@@ -95,7 +92,7 @@ def everything(runtime: Runtime, now: float) -> dict[str, Any]:
         "counters": {c: (s.day_cells, s.month_cells, s.prov_day, s.prov_month,
                          s.events_counted, s.newest_recorded_ts, s.watermark)
                      for c, s in runtime.states.items()},
-        "retention": runtime.retention.provinces, "stale": runtime.retention.stale,
+        "retention": runtime.retention.provinces,
         "partition_of": runtime.partition_of, "next_seq": runtime.next_seq,
         "loaded": runtime.loaded, "answers": answers(runtime),
     }
@@ -133,7 +130,7 @@ async def test_a_partition_left_out_of_adopt_leaves_no_trace() -> None:
     runtime.adopt(restored, {0, 2})  # partition 1 was revoked during its restore
     assert runtime.loaded == {0, 2}
     assert set(runtime.states) == set(runtime.partition_of) == {PROVINCES[0], PROVINCES[2]}
-    assert PROVINCES[1] not in runtime.retention.provinces and 1 not in runtime.retention.stale
+    assert PROVINCES[1] not in runtime.retention.provinces
     again = Runtime(LocalCalendar(), "antt.events.v1", policy=POLICY)
     again.restore({0, 2}, worker.table.items(), now)
     assert everything(runtime, now) == everything(again, now)
