@@ -99,6 +99,7 @@ def create_app(settings: Settings, instance_id: str = "w1", web_port: int | None
     app = fast_fetch_app(
         settings.worker_fetch_max_wait_ms,
         settings.worker_id,
+        own_offsets=settings.events_topic,
         broker=_broker_urls(settings),
         broker_credentials=_credentials(settings),
         store=settings.worker_store,

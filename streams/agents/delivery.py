@@ -11,8 +11,9 @@ after a partition moved between workers). Two checks make every record reach the
   seek is real (e.g. compaction) and accepted.
 - **Stalls** (:func:`check`, every ``worker_stall_check_s``): a hole is only visible when a
   later record arrives. When none comes (a province that sent its last batch for now), the
-  partition's last records would wait, uncounted, until that province sends again: seen
-  twice in CI as a worker counting a few records short after a rebalance. So the worker
+  partition's last records would wait, uncounted, until that province sends again (seen
+  twice in CI after a rebalance, before Faust's last read offset was switched off for the
+  events topic: ``streams/transport.py``). So the worker
   compares, per partition held, the next offset wanted with the broker's end offset. A
   partition is *stalled* when the broker holds records from that offset on, none has
   reached the agent for a whole check period, and the agent is idle (waiting on Faust,

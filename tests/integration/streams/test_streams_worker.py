@@ -84,6 +84,28 @@ def test_records_dropped_before_the_agent_are_fetched_again(
     assert wanted == [0] * (len(wanted) - 1) + [len(records)]  # one province, one partition
 
 
+def test_a_record_lost_mid_stream_is_fetched_again_at_once(
+    workers: Workers, live_settings: Settings
+) -> None:
+    """A record that does not reach the agent in the middle of a partition: the next one
+    shows the gap and the worker seeks back while Faust still hands over the rest of the
+    batch it had fetched. Faust's own fetch loop used to drop the records fetched again
+    (they were below its "last read offset", which those late records had raised), so the
+    partition waited for the stall watchdog (switched off here: 1 h)."""
+    rng = random.Random(45)
+    events = streams_gen.scenario(rng, datetime.now(UTC), ["79"], n_incidents=150)
+    records = streams_gen.records(events, rng, max_batch=20)
+    assert len(records) > 12
+    produce(live_settings, records)  # (all there before the worker fetches: one batch)
+    workers.extra_env = {"ANTT_WORKER_TEST_DROP_RECORD": "4",
+                         "ANTT_WORKER_STALL_CHECK_S": "3600"}
+    port = workers.start("w1")
+    wait_counted(workers, "w1", expected_count(events), timeout=30)
+    check_truth(port, events)
+    assert workers.status("w1")["stats"]["stalls"] == 0
+    assert "were not delivered: seeking back" in workers.tail("w1", 400)
+
+
 def test_one_worker_exact_with_duplicates_corrections_and_dead_letters(
     workers: Workers, live_settings: Settings
 ) -> None:

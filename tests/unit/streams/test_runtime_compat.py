@@ -18,6 +18,16 @@ def test_installed_versions_have_both_internals() -> None:
 class RenamedFaust:
     def __init__(self) -> None:
         self._committed_offsets: dict = {}  # renamed
+        self._last_read: dict = {}  # renamed
+
+
+class FaustNotReadingReadOffsets:
+    def __init__(self) -> None:
+        self._committed_offset: dict = {}
+        self._read_offset: dict = {}
+
+    async def _drain_messages(self) -> None:  # filters on something else
+        return None
 
 
 class RenamedAiokafka:
@@ -43,6 +53,13 @@ def test_a_renamed_attribute_fails_at_start_with_the_versions() -> None:
     assert f"faust-streaming {faust.__version__}" in text
     assert f"aiokafka {aiokafka.__version__}" in text
     assert "_committed_offset" in text and "_fetch_max_wait_ms" in text
+    assert "_read_offset" in text
+
+
+def test_a_read_offset_the_fetch_loop_no_longer_reads_is_reported() -> None:
+    assert missing_internals(FaustNotReadingReadOffsets, aiokafka.AIOKafkaConsumer) == [
+        f"{__name__}.FaustNotReadingReadOffsets._read_offset (read in _drain_messages)"
+    ]
 
 
 def test_an_attribute_no_longer_read_by_the_fetcher_is_reported() -> None:
