@@ -7,6 +7,7 @@ events pydantic named are rejected with its messages, the others are validated a
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -41,18 +42,27 @@ def apply_rules(
 
 def parse_items(data: bytes) -> list[Any]:
     """The record's JSON values; raises ``ValueError`` when it is not UTF-8 JSON."""
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        # orjson refuses integers beyond 64 bits (valid JSON, wrong values) and invalid UTF-8.
-        # The stdlib parser keeps bad bytes as lone surrogates, so that only the events holding
-        # them are rejected (validate_one), not the whole batch.
+    parsed: Any = _UNPARSED
+    # orjson reads an integer beyond 64 bits as a float (an inexact value: the event would be
+    # refused as "not an integer" instead of for its value), and refuses invalid UTF-8. Then
+    # the stdlib parser, which keeps integers exact and bad bytes as lone surrogates, so that
+    # only the events holding them are rejected (validate_one), not the whole batch.
+    if _LONG_DIGITS.search(data) is None:
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    if parsed is _UNPARSED:
         text = data.decode("utf-8", errors="surrogateescape")
         try:
             parsed = json.loads(text, parse_constant=_no_constants)
         except RecursionError:  # hostile nesting: a refusal, never an exception for the caller
             raise ValueError(f"JSON nested deeper than {_MAX_DEPTH} levels") from None
     return parsed if isinstance(parsed, list) else [parsed]
+
+
+_UNPARSED = object()
+_LONG_DIGITS = re.compile(rb"\d{19}")  # (also in strings: then the exact parser, no harm)
 
 
 _MAX_DEPTH = 1024  # orjson's limit; deeper values exhaust the stdlib parser's recursion

@@ -287,3 +287,25 @@ def test_recovered_batch_keeps_an_unusual_but_valid_time() -> None:
     assert [r.index for r in report.rejected] == [2]
     assert len(report.valid) == 3
     assert_same(raw)
+
+
+@pytest.mark.parametrize("number", ["-9223372036854775809", "99999999999999999999",
+                                    "-9223372036854775808"])
+def test_an_integer_beyond_64_bits_is_refused_for_its_value_by_every_path(number: str) -> None:
+    """orjson reads integers beyond 64 bits as floats: an event refused for its value was
+    refused as "not an integer" by the batch, and its raw bytes held a float (found by the
+    property test in CI). Both paths and the event alone now give the same exact answer."""
+    from schemas.recover import validate_one
+
+    text = ('{"event_id":"00000000-0000-0000-0000-000000000001","event_type":"deadline_extended",'
+            f'"schema_version":{number},"incident_id":"a1x1x1x1x1x1x1x1","province_code":"01",'
+            '"commune_code":"00004","occurred_at":"2026-11-21T12:00:00+00:00",'
+            '"recorded_at":"2026-11-21T12:00:00+00:00","source_system":"a0",'
+            '"extension":"complex_case","months":1}')
+    raw = f"[{text}, {{\"not\": \"an event\"}}]".encode()
+    assert_same(raw)
+    (rejection, _) = validate_batch(raw, now=NOW).rejected
+    alone = validate_one(json.loads(text), index=0, limit=NOW + timedelta(seconds=300))
+    assert rejection.reason == alone.reason  # type: ignore[union-attr]
+    assert "than or equal to 1" in rejection.reason
+    assert number.encode() in rejection.raw
