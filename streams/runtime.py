@@ -327,7 +327,8 @@ class Runtime:
             facts = pending.facts.pop(province, [])
             seq = self.next_seq.get(province, 0)
             made = checkpoint.make_chunks(
-                partition, province, seq, facts, self.states[province].watermark
+                partition, province, seq, facts, self.states[province].watermark,
+                self.retention.epoch(partition),
             )
             self.next_seq[province] = seq + len(made)
             self.retention.wrote_chunks(province, made)

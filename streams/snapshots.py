@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from antt.perf import gc_paused
 from streams import checkpoint
@@ -128,8 +128,9 @@ class Province:
     horizon: float | None = None
     frozen: Frozen = field(default_factory=Frozen)
     # What the next snapshot supersedes, besides this owner's chunks from seq own_first on:
-    # the current snapshot's parts, and the keys of other epochs the restore applied (their
-    # chunks, manifest and parts; a manifest of this epoch is overwritten by the next one).
+    # the current snapshot's parts, the keys of other epochs the restore applied (their
+    # chunks, manifest and parts; a manifest of this epoch is overwritten by the next one),
+    # and the keys the restore found but did not need (``Stored.superseded``).
     covered: list[str] = field(default_factory=list, compare=False)
     own_first: int | None = field(default=None, compare=False)
 
@@ -141,7 +142,6 @@ class RestoredProvince:
     state: ProvinceState
     partition: int
     bookkeeping: Province
-    stale: list[str]  # keys to tombstone again (see ``Stored.superseded``)
     replayed: int
     next_seq: int
     top_epoch: int = 0  # the highest owner epoch among the province's keys
@@ -190,9 +190,7 @@ class Retention:
         return self.stamp(partition, 0)
 
     def wrote_chunks(self, province: str, chunks: list[checkpoint.Chunk]) -> None:
-        """Bookkeeping of chunks taken to be written; stamps them (in place in ``chunks``,
-        which the caller writes) with their partition's owner epoch."""
-        chunks[:] = [replace(c, epoch=self.epoch(c.partition)) for c in chunks]
+        """Bookkeeping of chunks taken to be written (made with :meth:`epoch`)."""
         p = self.provinces.setdefault(province, Province())
         p.chunks_since += len(chunks)
         p.facts_since += sum(len(c.facts) for c in chunks)
@@ -247,11 +245,11 @@ class Retention:
         # what is encoded cannot change while the event loop runs between the steps.
         body = {"frozen": p.frozen.to_json(), "facts": list(state.registry.values())}
         kept = len(body["facts"])
+        epoch = self.epoch(partition)
         parts, manifest = yield from checkpoint.encode_snapshot_steps(
             partition, province, next_seq, state.watermark, p.horizon, body,
-            self.policy.part_bytes, self.epoch(partition),
+            self.policy.part_bytes, epoch,
         )
-        epoch = self.epoch(partition)
         own = ([] if p.own_first is None else
                [checkpoint.chunk_key(partition, province, seq, epoch)
                 for seq in range(p.own_first, next_seq)])
@@ -309,18 +307,18 @@ class Retention:
             p.facts_since += len(chunk.facts)
             p.covered.append(chunk.key)
             next_seq = max(next_seq, chunk.seq + 1)
-        return RestoredProvince(state, stored.partition, p, stored.superseded(state.code),
-                                replayed, next_seq, stored.top_epoch)
-
-    def adopt(self, restored: RestoredProvince) -> None:
-        """Take the bookkeeping of a province restored by :meth:`restore_steps` (after
-        :meth:`adopting` its partition)."""
         # Keys no restore needs (left by a crash, or by a stalled owner still writing them:
         # parts of a snapshot whose manifest is yet to come) are tombstoned only by this
         # owner's own next snapshot, once its manifest is on the broker: tombstoning them
         # earlier could delete the parts of a stalled owner's snapshot that then completes
-        # and replaces that owner's previous one (found by review; test_owner_epochs).
-        restored.bookkeeping.covered.extend(restored.stale)
+        # and replaces that owner's previous one (found by review; test_worker_zombie).
+        p.covered += stored.superseded(state.code)
+        return RestoredProvince(state, stored.partition, p, replayed, next_seq,
+                                stored.top_epoch)
+
+    def adopt(self, restored: RestoredProvince) -> None:
+        """Take the bookkeeping of a province restored by :meth:`restore_steps` (after
+        :meth:`adopting` its partition)."""
         self.provinces[restored.state.code] = restored.bookkeeping
         partition = restored.partition
         self.found[partition] = max(self.found.get(partition, 0), restored.top_epoch)
