@@ -171,7 +171,7 @@ def _wire(live_app: LiveApp) -> None:
             live_app.runtime.partition_count = count
         live_app.restore_assigned()
         live_app.extras["recheck"] = asyncio.ensure_future(
-            count_events.recheck_positions(live_app)
+            delivery.recheck_positions(live_app)
         )
 
     @app.on_partitions_revoked.connect

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from streams.agents import delivery
 from streams.agents.pipeline import Pipeline
-from streams.compat import committed_offset
 from streams.lane import Answer, Lane
 from streams.snapshots import SnapshotWrite
 
@@ -67,32 +66,13 @@ def register(live_app: LiveApp) -> None:
             await pipeline.close()
 
 
-async def recheck_positions(live_app: LiveApp, delay_s: float = 0.5) -> None:
-    """After a rebalance: partitions that delivered nothing yet are sought to their committed
-    offset (or 0), in case records fetched during table recovery were dropped (see
-    :func:`delivery.in_sequence`; a hole is only visible there if a later record arrives)."""
-    await asyncio.sleep(delay_s)
-    if not live_app.ready:
-        return
-    expected: dict[int, int] = live_app.extras.setdefault("expected", {})
-    consumer = live_app.app.consumer
-    waiting: set[int] = live_app.extras.setdefault("waiting", set())
-    for tp in live_app.app.assignor.assigned_actives():
-        if (tp.topic == live_app.settings.events_topic and tp.partition not in expected
-                and tp.partition not in waiting):  # (a record waiting shows any hole)
-            await consumer.seek_wait({tp: committed_offset(consumer, tp) or 0})
-
-
 def forget(live_app: LiveApp, partitions: set[int]) -> None:
     """Drop the unacked records of revoked partitions: their new owner replays them."""
     unacked: dict[int, list[Any]] = live_app.extras["unacked"]
-    expected: dict[int, int] = live_app.extras.setdefault("expected", {})
     for partition in partitions:
         unacked.pop(partition, None)
-        expected.pop(partition, None)
-        live_app.extras["arrivals"].pop(partition, None)
-        live_app.extras.setdefault("holes", {}).pop(partition, None)
         live_app.extras["letters"].pop(partition, None)
+    delivery.forget(live_app, partitions)
 
 
 async def _handle(
@@ -260,8 +240,7 @@ async def _test_pause(live_app: LiveApp, point: str, snap: SnapshotWrite) -> Non
     log.warning("test hook: snapshot of province %s (partition %d) paused at %s",
                 snap.province, snap.partition, point)
     if setting.startswith("stop:"):
-        os.kill(os.getpid(), signal.SIGSTOP)
-        log.warning("test hook: the process goes on after SIGCONT")
+        _stop_process()
         return
     await asyncio.Event().wait()
 
@@ -278,9 +257,14 @@ def _test_freeze(live_app: LiveApp, partition: int) -> bool:
         return False
     log.warning("test hook: flush %d (partition %d) stops the process before writing its "
                 "chunks", n, partition)
+    _stop_process()
+    return True
+
+
+def _stop_process() -> None:
+    """Test hooks: the whole process stops here (SIGSTOP) until it gets a SIGCONT."""
     os.kill(os.getpid(), signal.SIGSTOP)
     log.warning("test hook: the process goes on after SIGCONT")
-    return True
 
 
 def _lock(live_app: LiveApp, partition: int) -> asyncio.Lock:

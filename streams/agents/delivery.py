@@ -3,12 +3,14 @@
 Faust can drop fetched records: those fetched while a partition is paused for table
 recovery or while a rebalance starts, and, with no committed offset known yet, it does not
 seek back afterwards (observed with a fresh consumer group restarted after kill -9, and
-after a partition moved between workers). Two checks make every record reach the agent:
+after a partition moved between workers). Three checks make every record reach the agent:
 
 - **Holes** (:func:`in_sequence`, per record): offsets must arrive without gaps from the
   next one wanted; on a gap the partition is sought back once. Records fetched before the
   seek took effect are then dropped quietly; a gap found again at the same place after the
   seek is real (e.g. compaction) and accepted.
+- **After a rebalance** (:func:`recheck_positions`): partitions that delivered nothing yet
+  are sought to their committed offset once, half a second after it.
 - **Stalls** (:func:`check`, every ``worker_stall_check_s``): a hole is only visible when a
   later record arrives. When none comes (a province that sent its last batch for now), the
   partition's last records would wait, uncounted, until that province sends again (seen
@@ -26,6 +28,7 @@ state belongs to that thread).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -36,6 +39,31 @@ if TYPE_CHECKING:
     from streams.app import LiveApp
 
 log = logging.getLogger(__name__)
+
+
+async def recheck_positions(live_app: LiveApp, delay_s: float = 0.5) -> None:
+    """After a rebalance: partitions that delivered nothing yet are sought to their committed
+    offset (or 0), in case records fetched during table recovery were dropped (see
+    :func:`in_sequence`; a hole is only visible there if a later record arrives)."""
+    await asyncio.sleep(delay_s)
+    if not live_app.ready:
+        return
+    expected: dict[int, int] = live_app.extras.setdefault("expected", {})
+    consumer = live_app.app.consumer
+    waiting: set[int] = live_app.extras.setdefault("waiting", set())
+    for tp in live_app.app.assignor.assigned_actives():
+        if (tp.topic == live_app.settings.events_topic and tp.partition not in expected
+                and tp.partition not in waiting):  # (a record waiting shows any hole)
+            await consumer.seek_wait({tp: committed_offset(consumer, tp) or 0})
+
+
+def forget(live_app: LiveApp, partitions: set[int]) -> None:
+    """Revoked partitions: what was known of their delivery goes (a new assignment starts
+    from the committed offset and the restored state)."""
+    extras = live_app.extras
+    for partition in partitions:
+        for name in ("expected", "arrivals", "holes"):
+            extras.setdefault(name, {}).pop(partition, None)
 
 
 def arrived(live_app: LiveApp, partition: int) -> None:
