@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +258,20 @@ def changelog_records(settings: Settings, timeout: float = 30) -> list[tuple[str
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def check_truth(port: int, events: list[dict[str, Any]], provinces: list[str]) -> None:
+    """The national page and each of ``provinces``' pages equal the ground truth computed
+    from ``events`` (``streams_truth``), and every distinct event is counted."""
+    import streams_truth
+
+    now = datetime.now(UTC)
+    status, national = get_json(port, "/api/v1/live/national")
+    assert status == 200, national
+    assert national["freshness"]["events_counted"] == len({e["event_id"] for e in events})
+    assert streams_truth.compare(national, streams_truth.figures(events, now)) == []
+    for code in provinces:
+        status, page = get_json(port, f"/api/v1/live/provinces/{code}")
+        assert status == 200
+        truth = streams_truth.figures(events, now, province=code)
+        assert streams_truth.compare(page, truth) == [], code

@@ -12,13 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import streams_gen
-import streams_truth
 from streams_harness import (
     Workers,
     changelog_latest,
     changelog_records,
+    check_truth,
     committed_offsets,
-    get_json,
     produce,
     wait_until,
     window_phases,
@@ -54,19 +53,6 @@ def wait_counted(workers: Workers, n: int) -> None:
     except AssertionError as exc:
         raise AssertionError(f"{exc}; counted {seen[-3:]}; {workers.status('w1')['stats']}"
                              ) from None
-
-
-def check_truth(port: int, events: list[dict]) -> None:
-    now = datetime.now(UTC)
-    status, national = get_json(port, "/api/v1/live/national")
-    assert status == 200, national
-    assert national["freshness"]["events_counted"] == distinct(events)
-    assert streams_truth.compare(national, streams_truth.figures(events, now)) == []
-    for code in PROVINCES:
-        status, page = get_json(port, f"/api/v1/live/provinces/{code}")
-        assert status == 200
-        truth = streams_truth.figures(events, now, province=code)
-        assert streams_truth.compare(page, truth) == [], code
 
 
 # `make test` kills at the pause inside a snapshot's parts (the other points are covered
@@ -110,7 +96,7 @@ def test_kill_9_during_a_snapshot_then_restart_counts_exactly(
     port = workers.start("w1")
     produce(live_settings, new_recs[half:] + streams_gen.records(old[:200], rng))
     wait_counted(workers, distinct(old + new))
-    check_truth(port, old + new)
+    check_truth(port, old + new, PROVINCES)
     assert workers.status("w1")["stats"]["restored_facts"] > 0
     # A province snapshots only when a flush of its partition finds one due, so a province
     # whose records all landed in one flush would wait for traffic: resend one of its records
@@ -138,7 +124,7 @@ def test_kill_9_during_a_snapshot_then_restart_counts_exactly(
     workers.signal("w1", signal.SIGTERM)
     port = workers.start("w1")
     wait_counted(workers, distinct(old + new))
-    check_truth(port, old + new)
+    check_truth(port, old + new, PROVINCES)
     restored = workers.status("w1")["stats"]["restored_facts"]
     assert 0 < restored < distinct(old + new) - distinct(old) // 4, restored
 

@@ -17,12 +17,11 @@ from pathlib import Path
 import orjson
 import pytest
 import streams_gen
-import streams_truth
 from streams_harness import (
     Workers,
     changelog_records,
+    check_truth,
     committed_offsets,
-    get_json,
     produce_at,
     wait_until,
 )
@@ -70,18 +69,6 @@ def stale_manifest_after_new_owner(settings: Settings) -> bool:
     seqs = [orjson.loads(value)["seq"] for key, value in changelog_records(settings)
             if key.endswith(":snap") and value is not None]
     return any(seq < max(seqs[:i]) for i, seq in enumerate(seqs) if i)
-
-
-def check_truth(port: int, events: list[dict]) -> None:
-    now = datetime.now(UTC)
-    status, national = get_json(port, "/api/v1/live/national")
-    assert status == 200, national
-    assert national["freshness"]["events_counted"] == distinct(events)
-    assert streams_truth.compare(national, streams_truth.figures(events, now)) == []
-    status, page = get_json(port, f"/api/v1/live/provinces/{PROVINCE}")
-    assert status == 200
-    assert streams_truth.compare(page, streams_truth.figures(events, now, province=PROVINCE)
-                                 ) == []
 
 
 def freeze_w1(workers: Workers, settings: Settings, records: list[tuple[bytes, bytes]],
@@ -142,7 +129,7 @@ def fresh_worker_counts_the_truth(workers: Workers, settings: Settings,
         stats = workers.status("w3")["stats"]
         raise AssertionError(f"w3 counts {seen[-1]} of {distinct(events)} events after its "
                              f"restore; stats {stats}") from None
-    check_truth(port, events)
+    check_truth(port, events, [PROVINCE])
 
 
 def scenario() -> tuple[list[dict], list[tuple[bytes, bytes]]]:
